@@ -1,0 +1,46 @@
+// Human-readable output of the command: a run's summary and the compare table.
+
+import type { Summary } from '../engine';
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  return rows.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ').trimEnd()).join('\n');
+}
+
+export function formatSummary(s: Summary): string {
+  const e = s.exits;
+  const sh = s.shadow;
+  return [
+    `${s.file}: ${s.events} events, mode ${s.mode}, policy ${s.policy}`,
+    `  VM exits ${e.total}: page-fault ${e.pf} (fill ${e.fill}, inject ${e.inject}, emulate ${e.emulate}), cr3 ${e.cr3}, invlpg ${e.invlpg}`,
+    `  guest page faults injected ${s.faults}`,
+    `  shadow pages created ${sh.pagesCreated}, zapped ${sh.pagesZapped}, alive ${sh.pagesAlive}, reclaimed ${sh.reclaimed}, over limit ${sh.overLimit}`,
+    `  shadow ptes zapped ${sh.sptesZapped}, updated ${sh.sptesUpdated}; floods ${sh.floods}; unshadowed ${sh.unshadowed}`,
+    `  expectations ${s.expectations.passed} passed, ${s.expectations.failed} failed; audit violations ${s.audit.violations}`,
+  ].join('\n');
+}
+
+/** Exits by reason and outcome, and the shadow work, one column per policy. */
+export function compareTable(file: string, results: Record<string, Summary>): string {
+  const names = Object.keys(results);
+  const col = (f: (s: Summary) => number): string[] => names.map((n) => String(f(results[n]!)));
+  const rows: string[][] = [
+    ['', ...names],
+    ['VM exits', ...col((s) => s.exits.total)],
+    ['  page-fault: fill', ...col((s) => s.exits.fill)],
+    ['  page-fault: inject', ...col((s) => s.exits.inject)],
+    ['  page-fault: emulate', ...col((s) => s.exits.emulate)],
+    ['  cr3', ...col((s) => s.exits.cr3)],
+    ['  invlpg', ...col((s) => s.exits.invlpg)],
+    ['guest faults injected', ...col((s) => s.faults)],
+    ['shadow ptes zapped', ...col((s) => s.shadow.sptesZapped)],
+    ['shadow ptes updated', ...col((s) => s.shadow.sptesUpdated)],
+    ['shadow pages created', ...col((s) => s.shadow.pagesCreated)],
+    ['shadow pages zapped', ...col((s) => s.shadow.pagesZapped)],
+    ['floods', ...col((s) => s.shadow.floods)],
+    ['expect failed', ...col((s) => s.expectations.failed)],
+    ['audit violations', ...col((s) => s.audit.violations)],
+  ];
+  const first = results[names[0]!]!;
+  return `${file}: ${first.events} events, mode ${first.mode}\n\n${table(rows)}`;
+}

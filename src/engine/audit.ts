@@ -1,0 +1,302 @@
+// The audit: what KVM's 2007 AUDIT code checked, after every event.
+//   1. No shadowed frame is mapped writable by any shadow entry.
+//   2. The reverse map holds exactly the present leaf shadow entries.
+//   3. Every present leaf shadow entry, on every path from every vCPU's
+//      current roots, maps the host frame of the guest translation of its
+//      address, grants no permission the guest path refuses, is writable only
+//      where the guest leaf is dirty, and every guest entry on the path has A.
+// Checks 1 and 2 run over every shadow page, check 3 over every path. The
+// incremental form looks only at what the event changed (entries written,
+// links made, frames newly shadowed, roots reloaded): guest memory under a
+// shadow path changes only through a trapped store (which zaps or rewrites
+// the entry, and so is seen) or through walk_addr setting A and D bits (which
+// cannot break a check). Tests hold it to the full form on random traces.
+
+import type { Mode } from '../trace/ast';
+import { HOST_FRAME_OFFSET, PT_WRITABLE, PT_USER, hex, spteFlags, spteFrame, spteNx, spteToBigInt } from './bits';
+import type { GuestMemory } from './memory';
+import type { Mmu, VCpu } from './mmu';
+import { displayVa, type PagingMode } from './paging';
+import { PT64_ENT_PER_PAGE, hostFrameOf, type ShadowMmu, type ShadowPage } from './shadow';
+import { ACC_READ, GuestWalk, walkAddr } from './walk';
+
+export type AuditCheck = 1 | 2 | 3;
+
+export interface Violation {
+  check: AuditCheck;
+  /** Uid and description of the shadow page. */
+  page: number;
+  pageText: string;
+  index: number;
+  /** The shadow entry's architectural value. */
+  spte: bigint;
+  /** Check 3: the address of the path, the vCPU, and the guest entry where the walk ended. */
+  va?: bigint;
+  vcpu?: number;
+  gpte?: bigint;
+  message: string;
+  /** Row index of the event after which it was seen. */
+  event: number;
+}
+
+const MAX_PATHS = 256;
+
+export class Auditor {
+  private readonly seen = new Set<string>();
+  readonly violations: Violation[] = [];
+  private readonly walk = new GuestWalk();
+  private event = -1;
+  private fresh: Violation[] = [];
+
+  constructor(private readonly mmu: Mmu) {}
+
+  get count(): number {
+    return this.violations.length;
+  }
+
+  snapshot(): { seen: string[]; violations: Violation[] } {
+    return { seen: [...this.seen], violations: [...this.violations] };
+  }
+
+  restore(s: { readonly seen: readonly string[]; readonly violations: readonly Violation[] }): void {
+    this.seen.clear();
+    for (const k of s.seen) this.seen.add(k);
+    this.violations.length = 0;
+    this.violations.push(...s.violations);
+  }
+
+  private get shadow(): ShadowMmu {
+    return this.mmu.shadow;
+  }
+  private get mode(): PagingMode {
+    return this.mmu.mode;
+  }
+  private get mem(): GuestMemory {
+    return this.mmu.mem;
+  }
+
+  private report(v: Omit<Violation, 'event'>, page: ShadowPage): void {
+    const key = `${page.uid}:${v.index}:${v.check}`;
+    if (this.seen.has(key)) return;
+    this.seen.add(key);
+    const full = { ...v, event: this.event };
+    this.violations.push(full);
+    this.fresh.push(full);
+  }
+
+  /** The whole audit. Returns the violations seen for the first time. */
+  full(event: number): Violation[] {
+    this.event = event;
+    this.fresh = [];
+    const pages = this.shadow.pages();
+    for (const p of pages) {
+      if (p.level !== 1) continue;
+      for (let i = 0; i < PT64_ENT_PER_PAGE; i++) if (p.spt[i] !== 0) this.check1(p, i);
+    }
+    this.check2All(pages);
+    for (const v of this.distinctVcpus()) this.check3Tree(v);
+    return this.fresh;
+  }
+
+  /** The audit of what the last event changed (see the file comment). */
+  incremental(event: number, reloaded: readonly VCpu[]): Violation[] {
+    this.event = event;
+    this.fresh = [];
+    const sh = this.shadow;
+    for (const c of sh.changes) {
+      const { page, index } = c;
+      if (!page.alive) continue;
+      const now = page.spt[index]!;
+      if (page.level === 1) {
+        if (now !== 0) this.check1(page, index);
+        this.check2Entry(page, index, c.old);
+      }
+    }
+    for (const p of sh.created) {
+      if (!p.role.metaphysical && p.alive) for (const e of sh.rmap.get(p.gfn) ?? []) this.check1(e.page, e.index);
+    }
+    const roots = new Set(reloaded);
+    for (const v of roots) this.check3Tree(v);
+    // Paths through entries written this event, from vCPUs whose tree was not checked whole.
+    const done = new Set<string>();
+    for (const c of sh.changes) {
+      const { page, index } = c;
+      if (!page.alive || page.spt[index] === 0) continue;
+      const key = `${page.uid}:${index}`;
+      if (done.has(key)) continue;
+      done.add(key);
+      for (const path of this.pathsTo(page)) {
+        if (roots.has(path.vcpu)) continue;
+        this.check3Below(path.vcpu, page, index, path.va);
+      }
+    }
+    return this.fresh;
+  }
+
+  // -------------------------------------------------------------------------
+
+  private check1(page: ShadowPage, index: number): void {
+    const spte = page.spt[index]!;
+    if ((spteFlags(spte) & PT_WRITABLE) === 0) return;
+    const gfn = spteFrame(spte) - HOST_FRAME_OFFSET;
+    if (this.shadow.isShadowed(gfn)) {
+      this.report(
+        { check: 1, page: page.uid, pageText: page.describe(), index, spte: spteToBigInt(spte), message: `writable shadow pte maps gfn ${hex(gfn)}, a shadowed guest page table` },
+        page,
+      );
+    }
+  }
+
+  private check2All(pages: ShadowPage[]): void {
+    const expected = new Map<string, ShadowPage>();
+    for (const p of pages) {
+      if (p.level !== 1) continue;
+      for (let i = 0; i < PT64_ENT_PER_PAGE; i++) if (p.spt[i] !== 0) expected.set(`${p.uid}:${i}`, p);
+    }
+    const found = new Set<string>();
+    for (const [gfn, list] of this.shadow.rmap) {
+      for (const e of list) {
+        const key = `${e.page.uid}:${e.index}`;
+        const spte = e.page.spt[e.index]!;
+        if (!e.page.alive || spte === 0 || spteFrame(spte) - HOST_FRAME_OFFSET !== gfn || found.has(key)) {
+          this.report(
+            { check: 2, page: e.page.uid, pageText: e.page.describe(), index: e.index, spte: spteToBigInt(spte), message: `reverse map of gfn ${hex(gfn)} holds an entry that is not a present leaf mapping it` },
+            e.page,
+          );
+        }
+        found.add(key);
+      }
+    }
+    for (const [key, p] of expected) {
+      if (!found.has(key)) {
+        const index = Number(key.split(':')[1]);
+        this.report(
+          { check: 2, page: p.uid, pageText: p.describe(), index, spte: spteToBigInt(p.spt[index]!), message: 'present leaf shadow pte missing from the reverse map' },
+          p,
+        );
+      }
+    }
+  }
+
+  private check2Entry(page: ShadowPage, index: number, old: number): void {
+    const now = page.spt[index]!;
+    const inRmap = (gfn: number): number => (this.shadow.rmap.get(gfn) ?? []).filter((e) => e.page === page && e.index === index).length;
+    if (now !== 0 && inRmap(spteFrame(now) - HOST_FRAME_OFFSET) !== 1) {
+      this.report({ check: 2, page: page.uid, pageText: page.describe(), index, spte: spteToBigInt(now), message: 'present leaf shadow pte not in the reverse map exactly once' }, page);
+    }
+    if (old !== 0 && (now === 0 || spteFrame(old) !== spteFrame(now)) && inRmap(spteFrame(old) - HOST_FRAME_OFFSET) !== 0) {
+      this.report({ check: 2, page: page.uid, pageText: page.describe(), index, spte: spteToBigInt(now), message: 'reverse map still holds a shadow pte that no longer maps that frame' }, page);
+    }
+  }
+
+  // -------------------------------------------------------------------------
+  // Check 3
+
+  /** vCPUs with distinct roots (two vCPUs on one CR3 walk the same paths), except in mode pae where PDPTEs may differ. */
+  private distinctVcpus(): VCpu[] {
+    const out: VCpu[] = [];
+    const keys = new Set<string>();
+    for (const v of this.mmu.vcpus) {
+      const key = `${v.cr3}:${[...v.pdpteLo].join(',')}:${[...v.pdpteHi].join(',')}`;
+      if (keys.has(key)) continue;
+      keys.add(key);
+      out.push(v);
+    }
+    return out;
+  }
+
+  private check3Tree(v: VCpu): void {
+    if (this.mode.shadowLevels === 4) {
+      if (v.root) this.check3Subtree(v, v.root, 0);
+    } else {
+      for (let q = 0; q < 4; q++) {
+        const p = v.paeRoot[q];
+        if (p) this.check3Subtree(v, p, q * 2 ** 30);
+      }
+    }
+  }
+
+  /** Checks every leaf below `page`, whose first address is `base`. */
+  private check3Subtree(v: VCpu, page: ShadowPage, base: number): void {
+    const span = 2 ** (12 + 9 * (page.level - 1));
+    for (let i = 0; i < PT64_ENT_PER_PAGE; i++) {
+      if (page.spt[i] === 0) continue;
+      const va = base + i * span;
+      if (page.level === 1) this.check3Leaf(v, page, i, va);
+      else {
+        const child = page.children![i];
+        if (child) this.check3Subtree(v, child, va);
+      }
+    }
+  }
+
+  /** Checks the entry (page, index) reached at address `pageBase` (the page's first address on this path). */
+  private check3Below(v: VCpu, page: ShadowPage, index: number, pageBase: number): void {
+    const span = 2 ** (12 + 9 * (page.level - 1));
+    const va = pageBase + index * span;
+    if (page.level === 1) this.check3Leaf(v, page, index, va);
+    else {
+      const child = page.children![index];
+      if (child) this.check3Subtree(v, child, va);
+    }
+  }
+
+  /** Every path from a vCPU's current root to `page`: the vCPU and the page's first address on that path. */
+  private pathsTo(page: ShadowPage): { vcpu: VCpu; va: number }[] {
+    const out: { vcpu: VCpu; va: number }[] = [];
+    const vcpus = this.distinctVcpus();
+    const visit = (p: ShadowPage, below: number, depth: number): void => {
+      if (out.length >= MAX_PATHS || depth > 5) return;
+      for (const v of vcpus) {
+        if (this.mode.shadowLevels === 4) {
+          if (v.root === p) out.push({ vcpu: v, va: below });
+        } else {
+          for (let q = 0; q < 4; q++) if (v.paeRoot[q] === p) out.push({ vcpu: v, va: below + q * 2 ** 30 });
+        }
+      }
+      for (const link of p.parents) {
+        const span = 2 ** (12 + 9 * (link.page.level - 1));
+        visit(link.page, below + link.index * span, depth + 1);
+      }
+    };
+    visit(page, 0, 0);
+    return out;
+  }
+
+  private check3Leaf(v: VCpu, page: ShadowPage, index: number, va: number): void {
+    const spte = page.spt[index]!;
+    const w = this.walk;
+    const problems: string[] = [];
+    const ok = walkAddr(this.mem, this.mode, v, va, ACC_READ, false, 0, w);
+    const f = spteFlags(spte);
+    if (!ok) {
+      problems.push(`the guest walk finds no translation (L${w.level} entry not present)`);
+    } else {
+      const want = hostFrameOf(w.gfn);
+      if (spteFrame(spte) !== want) problems.push(`maps host frame ${hex(spteFrame(spte))}, but the guest translates to gfn ${hex(w.gfn)} (host frame ${hex(want)})`);
+      if (f & PT_WRITABLE && !w.accW) problems.push('grants W that an entry on the guest path withholds');
+      if (f & PT_USER && !w.accU) problems.push('grants U that an entry on the guest path withholds');
+      if (this.mode.hasNx && !spteNx(spte) && w.anyNx) problems.push('allows exec where an entry on the guest path has NX');
+      if (f & PT_WRITABLE && !w.leafDirty) problems.push('is writable while the guest leaf entry is not dirty');
+      if (!w.allAccessed) problems.push('a guest entry on the path lacks A');
+    }
+    if (problems.length === 0) return;
+    const lo = w.pteLo[w.level]!;
+    const hi = w.pteHi[w.level]!;
+    const gpte = this.mode.entrySize === 8 ? (BigInt(hi) << 32n) | BigInt(lo) : BigInt(lo);
+    this.report(
+      {
+        check: 3,
+        page: page.uid,
+        pageText: page.describe(),
+        index,
+        spte: spteToBigInt(spte),
+        va: displayVa(va, this.mode.name as Mode),
+        vcpu: v.id,
+        gpte,
+        message: `shadow pte for ${hex(displayVa(va, this.mode.name))} on vCPU ${v.id} ${problems.join('; ')}`,
+      },
+      page,
+    );
+  }
+}

@@ -1,0 +1,358 @@
+// The machine: guest memory, vCPUs and the shared shadow, replaying a
+// program row by row. Deterministic; snapshots are cheap (guest memory is
+// copy-on-write, the shadow is kept as its present entries).
+
+import { tryEvaluate, truthy, describeComparison, formatValue } from '../expr';
+import { EF_HAS_VALUE, EF_KERNEL, EF_USER, Op, type ExpectStmt, type Program } from '../trace/ast';
+import { Auditor, type Violation } from './audit';
+import { hex } from './bits';
+import { MachineEnv } from './env';
+import type { GuestMemory, MemorySnapshot } from './memory';
+import { Mmu, emptyExits, type AccessResult, type ExitCounters, type ExitInfo, type StoreInfo, type VCpu } from './mmu';
+import { MODES, type PagingMode } from './paging';
+import { POLICY_NAMES, getPolicy, type Policy } from './policy';
+import { buildGuestImage, pteEntryAddress } from './setup';
+import { ShadowMmu, type ShadowSnapshot, type ShadowStats } from './shadow';
+import type { StepRecorder } from './steps';
+import { ACC_EXEC, ACC_READ, ACC_WRITE } from './walk';
+
+export type AuditMode = 'off' | 'full' | 'incremental';
+
+export interface MachineOptions {
+  /** Overrides the file's `policy`. */
+  policy?: string;
+  /** Run the audit after every event: 'incremental' (the default when on) looks at what the event changed, 'full' at everything. */
+  audit?: boolean | AuditMode;
+}
+
+/** What the previous event did (`last` in expressions). */
+export interface LastEvent {
+  exits: number;
+  fault: number;
+  zapped: number;
+  updated: number;
+}
+
+export interface ExpectResult {
+  passed: boolean;
+  line: number;
+  col: number;
+  source: string;
+  /** For a failure: both sides of the comparison, or the error. */
+  message: string;
+}
+
+export interface Summary {
+  file: string;
+  policy: string;
+  mode: string;
+  events: number;
+  exits: ExitCounters;
+  faults: number;
+  shadow: ShadowStats & { pagesAlive: number };
+  expectations: { passed: number; failed: number };
+  audit: { violations: number };
+}
+
+export class MachineError extends Error {}
+
+export class Machine {
+  readonly program: Program;
+  readonly mode: PagingMode;
+  readonly policy: Policy;
+  readonly shadow: ShadowMmu;
+  readonly mmu: Mmu;
+  readonly auditMode: AuditMode;
+  readonly auditor: Auditor | null;
+  readonly spaceRoots: number[];
+  mem: GuestMemory;
+
+  /** The next row to run. */
+  pos = 0;
+  /** The row the last step ran, and what it did. */
+  row = -1;
+  events = 0;
+  current = 0;
+  last: LastEvent = { exits: 0, fault: -1, zapped: 0, updated: 0 };
+  /** Line of the last event run (what `line` means in an `expect`). */
+  lastEventLine = 0;
+  access: AccessResult | null = null;
+  expect: ExpectResult | null = null;
+  newViolations: Violation[] = [];
+  error: string | null = null;
+  expectations = { passed: 0, failed: 0 };
+  failures: ExpectResult[] = [];
+  readonly env: MachineEnv;
+
+  constructor(program: Program, opts: MachineOptions = {}) {
+    this.program = program;
+    this.mode = MODES[program.mode];
+    const name = opts.policy ?? program.policy ?? 'update';
+    const policy = getPolicy(name);
+    if (!policy) throw new MachineError(`unknown policy \`${name}\`; known policies: ${POLICY_NAMES.join(', ')}`);
+    this.policy = policy;
+    const image = buildGuestImage(program);
+    if (image.diagnostics.length) {
+      const d = image.diagnostics[0]!;
+      throw new MachineError(`${d.line}:${d.col} ${d.message}`);
+    }
+    this.mem = image.memory;
+    this.spaceRoots = image.spaceRoots;
+    this.shadow = new ShadowMmu(program.shadowPages);
+    this.mmu = new Mmu(this.mode, this.mem, this.shadow, policy, program.vcpus);
+    const cr3 = this.spaceRoots[0] ?? 0;
+    for (const v of this.mmu.vcpus) {
+      v.user = program.cpl === 'user';
+      this.mmu.setCr3(v, cr3);
+      this.mmu.allocRoots(v);
+    }
+    this.auditMode = opts.audit === true ? 'incremental' : opts.audit === false || opts.audit === undefined ? 'off' : opts.audit;
+    this.auditor = this.auditMode === 'off' ? null : new Auditor(this.mmu);
+    if (this.auditor) this.auditor.full(-1);
+    this.env = new MachineEnv(this);
+  }
+
+  get done(): boolean {
+    return this.pos >= this.program.events.count;
+  }
+
+  get vcpu(): VCpu {
+    return this.mmu.vcpus[this.current]!;
+  }
+
+  get exit(): ExitInfo | null {
+    return this.mmu.exit;
+  }
+
+  get store(): StoreInfo | null {
+    return this.mmu.store;
+  }
+
+  /** Attaches (or detaches) a recorder of handler steps. */
+  set recorder(rec: StepRecorder | null) {
+    this.shadow.rec = rec;
+  }
+
+  /** True when the row is an event (not `vcpu`, `cpl` or `expect`). */
+  isEventRow(row: number): boolean {
+    return this.program.events.op[row]! <= Op.Invlpg;
+  }
+
+  /** Runs one row. Returns false when there was none left. */
+  step(): boolean {
+    const t = this.program.events;
+    const i = this.pos;
+    if (i >= t.count) return false;
+    this.pos = i + 1;
+    this.row = i;
+    this.access = null;
+    this.expect = null;
+    this.error = null;
+    if (this.newViolations.length) this.newViolations = [];
+    const op = t.op[i]!;
+    if (op > Op.Invlpg) {
+      if (op === Op.Vcpu) this.current = t.arg[i]!;
+      else if (op === Op.Cpl) this.vcpu.user = t.arg[i] === 0;
+      else this.checkExpect(this.program.expects[t.arg[i]!]!);
+      return true;
+    }
+    this.mmu.beginEvent();
+    this.shadow.beginEvent(i);
+    const zapped0 = this.shadow.stats.sptesZapped;
+    const updated0 = this.shadow.stats.sptesUpdated;
+    const exits0 = this.mmu.exits.total;
+    const vcpu = this.vcpu;
+    let reloaded: VCpu[] | null = null;
+    switch (op) {
+      case Op.Read:
+      case Op.Write:
+      case Op.Exec: {
+        const f = t.flags[i]!;
+        const user = f & EF_USER ? true : f & EF_KERNEL ? false : vcpu.user;
+        const kind = op === Op.Read ? ACC_READ : op === Op.Write ? ACC_WRITE : ACC_EXEC;
+        this.access = this.mmu.access(vcpu, t.addr[i]!, kind, user, t.vlo[i]!, t.vhi[i]!, t.size[i]!, (f & EF_HAS_VALUE) !== 0);
+        break;
+      }
+      case Op.Pte: {
+        const at = pteEntryAddress(this.mem, this.mode, vcpu.cr3, t.addr[i]!, t.level[i]!);
+        if (typeof at === 'string') {
+          this.error = at;
+          break;
+        }
+        const off = t.offset[i]!;
+        const size = t.size[i]!;
+        const v = t.value(i) >> BigInt(8 * off);
+        this.mmu.guestStore(vcpu, at + off, Number(v & 0xffffffffn), Number((v >> 32n) & 0xffffffffn), size);
+        break;
+      }
+      case Op.Store:
+        this.mmu.guestStore(vcpu, t.addr[i]!, t.vlo[i]!, t.vhi[i]!, t.size[i]!);
+        break;
+      case Op.Cr3: {
+        const space = t.arg[i]!;
+        this.mmu.loadCr3(vcpu, space >= 0 ? this.spaceRoots[space]! : t.addr[i]!);
+        reloaded = [vcpu];
+        break;
+      }
+      case Op.Invlpg:
+        // No exit and nothing to do: every trapped pte store kept the shadow in sync.
+        break;
+    }
+    this.events++;
+    this.lastEventLine = t.line[i]!;
+    this.last = {
+      exits: this.mmu.exits.total - exits0,
+      fault: this.mmu.fault,
+      zapped: this.shadow.stats.sptesZapped - zapped0,
+      updated: this.shadow.stats.sptesUpdated - updated0,
+    };
+    if (this.auditor) {
+      this.newViolations = this.auditMode === 'full' ? this.auditor.full(i) : this.auditor.incremental(i, reloaded ?? []);
+    }
+    return true;
+  }
+
+  private checkExpect(e: ExpectStmt): void {
+    const r = tryEvaluate(e.expr as never, this.env);
+    let passed: boolean;
+    let message: string;
+    if (!r.ok) {
+      passed = false;
+      message = `error: ${r.message}`;
+    } else {
+      passed = truthy(r.value);
+      message = passed ? 'held' : describeComparison(e.expr as never, this.env) ?? `the value is ${formatValue(r.value, { hex: true })}`;
+    }
+    const res: ExpectResult = { passed, line: e.line, col: e.exprRange.col, source: e.source, message };
+    this.expect = res;
+    if (passed) this.expectations.passed++;
+    else {
+      this.expectations.failed++;
+      this.failures.push(res);
+    }
+  }
+
+  /** Runs to the end (or to a replay error). */
+  run(): void {
+    while (this.step()) {
+      if (this.error !== null) return;
+    }
+  }
+
+  summary(file: string): Summary {
+    return {
+      file,
+      policy: this.policy.name,
+      mode: this.mode.name,
+      events: this.events,
+      exits: { ...this.mmu.exits },
+      faults: this.mmu.faults,
+      shadow: { ...this.shadow.stats, pagesAlive: this.shadow.alive },
+      expectations: { ...this.expectations },
+      audit: { violations: this.auditor?.count ?? 0 },
+    };
+  }
+
+  // -------------------------------------------------------------------------
+  // Snapshots
+
+  snapshot(): MachineSnapshot {
+    return {
+      pos: this.pos,
+      row: this.row,
+      events: this.events,
+      current: this.current,
+      last: { ...this.last },
+      lastEventLine: this.lastEventLine,
+      expectations: { ...this.expectations },
+      failures: this.failures.length,
+      mem: this.mem.snapshot(),
+      shadow: this.shadow.snapshot(),
+      exits: { ...this.mmu.exits },
+      faults: this.mmu.faults,
+      vcpus: this.mmu.vcpus.map((v) => ({
+        cr3: v.cr3,
+        user: v.user,
+        pdpteLo: v.pdpteLo.slice(),
+        pdpteHi: v.pdpteHi.slice(),
+        root: v.root?.uid ?? 0,
+        paeRoot: v.paeRoot.map((p) => p?.uid ?? 0),
+        lastPtWriteGfn: v.lastPtWriteGfn,
+        lastPtWriteCount: v.lastPtWriteCount,
+      })),
+      audit: this.auditor?.snapshot(),
+    };
+  }
+
+  restore(s: MachineSnapshot): void {
+    this.pos = s.pos;
+    this.row = s.row;
+    this.events = s.events;
+    this.current = s.current;
+    this.last = { ...s.last };
+    this.lastEventLine = s.lastEventLine;
+    this.expectations = { ...s.expectations };
+    this.failures.length = s.failures;
+    this.mem.restore(s.mem);
+    this.shadow.restore(s.shadow);
+    this.mmu.exits = { ...s.exits };
+    this.mmu.faults = s.faults;
+    this.mmu.beginEvent();
+    const byUid = new Map(this.shadow.pages().map((p) => [p.uid, p]));
+    s.vcpus.forEach((img, i) => {
+      const v = this.mmu.vcpus[i]!;
+      v.cr3 = img.cr3;
+      v.user = img.user;
+      v.pdpteLo.set(img.pdpteLo);
+      v.pdpteHi.set(img.pdpteHi);
+      v.root = img.root ? byUid.get(img.root)! : null;
+      img.paeRoot.forEach((uid, q) => (v.paeRoot[q] = uid ? byUid.get(uid)! : null));
+      v.lastPtWriteGfn = img.lastPtWriteGfn;
+      v.lastPtWriteCount = img.lastPtWriteCount;
+    });
+    if (this.auditor && s.audit) this.auditor.restore(s.audit);
+    this.access = null;
+    this.expect = null;
+    this.error = null;
+    this.newViolations = [];
+  }
+
+  /** Where a replay error or a failed expect points, for messages. */
+  describeRow(row: number): string {
+    const t = this.program.events;
+    return `line ${t.line[row]} (${hex(t.addr[row]!)})`;
+  }
+}
+
+export interface MachineSnapshot {
+  readonly pos: number;
+  readonly row: number;
+  readonly events: number;
+  readonly current: number;
+  readonly last: LastEvent;
+  readonly lastEventLine: number;
+  readonly expectations: { passed: number; failed: number };
+  readonly failures: number;
+  readonly mem: MemorySnapshot;
+  readonly shadow: ShadowSnapshot;
+  readonly exits: ExitCounters;
+  readonly faults: number;
+  readonly vcpus: readonly {
+    cr3: number;
+    user: boolean;
+    pdpteLo: Uint32Array;
+    pdpteHi: Uint32Array;
+    root: number;
+    paeRoot: number[];
+    lastPtWriteGfn: number;
+    lastPtWriteCount: number;
+  }[];
+  readonly audit?: AuditSnapshot;
+}
+
+export interface AuditSnapshot {
+  readonly seen: readonly string[];
+  readonly violations: readonly Violation[];
+}
+
+export { emptyExits };

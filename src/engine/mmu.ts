@@ -1,0 +1,479 @@
+// The hypervisor's side of each event: the page-fault exit (page_fault,
+// walk_addr, fetch, inject_page_fault), the trapped pte store
+// (kvm_mmu_pte_write) and the CR3 load (new_cr3), over the shared shadow.
+
+import {
+  HOST_FRAME_OFFSET,
+  PAGE_SIZE,
+  PT_ACCESSED,
+  PT_DIRTY,
+  PT_PRESENT,
+  PT_USER,
+  PT_WRITABLE,
+  hex,
+  makeSpte,
+  spteFlags,
+  spteFrame,
+  spteNx,
+} from './bits';
+import type { GuestMemory } from './memory';
+import { shadowIndex, type PagingMode } from './paging';
+import type { Policy } from './policy';
+import { hostFrameOf, type Role, type ShadowMmu, type ShadowPage } from './shadow';
+import {
+  ACC_EXEC,
+  ACC_WRITE,
+  GuestWalk,
+  WALK_CHECK_PERMS,
+  WALK_SET_BITS,
+  describeErrorCode,
+  entryFrame,
+  walkAddr,
+  type AccessKind,
+  type WalkRoot,
+} from './walk';
+
+export class VCpu implements WalkRoot {
+  cr3 = 0;
+  user = true;
+  readonly pdpteLo = new Uint32Array(4);
+  readonly pdpteHi = new Uint32Array(4);
+  /** Mode 64: the level-4 root. */
+  root: ShadowPage | null = null;
+  /** Modes 32 and pae: the 4-entry PAE root, each a level-2 shadow page or null. */
+  readonly paeRoot: (ShadowPage | null)[] = [null, null, null, null];
+  /** The write-flood detector. */
+  lastPtWriteGfn = -1;
+  lastPtWriteCount = 0;
+
+  constructor(readonly id: number) {}
+}
+
+export interface ExitCounters {
+  total: number;
+  pf: number;
+  fill: number;
+  inject: number;
+  emulate: number;
+  cr3: number;
+  invlpg: number;
+}
+
+export function emptyExits(): ExitCounters {
+  return { total: 0, pf: 0, fill: 0, inject: 0, emulate: 0, cr3: 0, invlpg: 0 };
+}
+
+export type ExitReason = 'page-fault' | 'cr3';
+export type ExitOutcome = 'fill' | 'inject' | 'emulate';
+
+export interface ExitInfo {
+  reason: ExitReason;
+  outcome?: ExitOutcome;
+}
+
+/** What one access did, as the guest sees it. */
+export interface AccessResult {
+  ok: boolean;
+  /** The injected #PF's error code, or -1. */
+  fault: number;
+}
+
+/** A guest store to memory that may be a page-table entry (for the debugger's pte-write filter). */
+export interface StoreInfo {
+  gpa: number;
+  size: number;
+  trapped: boolean;
+}
+
+export class Mmu {
+  readonly vcpus: VCpu[] = [];
+  exits: ExitCounters = emptyExits();
+  faults = 0;
+  /** Set by the handlers of the current event. */
+  exit: ExitInfo | null = null;
+  fault = -1;
+  floodZapped = false;
+  store: StoreInfo | null = null;
+  private readonly walk = new GuestWalk();
+
+  constructor(
+    readonly mode: PagingMode,
+    readonly mem: GuestMemory,
+    readonly shadow: ShadowMmu,
+    readonly policy: Policy,
+    vcpus: number,
+  ) {
+    for (let i = 0; i < vcpus; i++) this.vcpus.push(new VCpu(i));
+  }
+
+  /** The paging-mode prefix of FNAME functions (paging_tmpl.h). */
+  private fname(name: string): string {
+    return (this.mode.entrySize === 4 ? 'paging32_' : 'paging64_') + name;
+  }
+
+  beginEvent(): void {
+    this.exit = null;
+    this.fault = -1;
+    this.floodZapped = false;
+    this.store = null;
+  }
+
+  private countExit(reason: ExitReason, outcome?: ExitOutcome): void {
+    this.exits.total++;
+    if (reason === 'cr3') this.exits.cr3++;
+    else {
+      this.exits.pf++;
+      this.exits[outcome!]++;
+    }
+    this.exit = { reason, outcome };
+  }
+
+  /** The last guest walk (the debugger's walk view reads it right after an event). */
+  get lastWalk(): GuestWalk {
+    return this.walk;
+  }
+
+  // -------------------------------------------------------------------------
+  // The hardware's shadow walk
+
+  /** The level-2 or level-4 page where the shadow walk of `va` starts, or null. */
+  shadowTop(vcpu: VCpu, va: number): ShadowPage | null {
+    return this.mode.shadowLevels === 4 ? vcpu.root : vcpu.paeRoot[shadowIndex(va, 3)]!;
+  }
+
+  /** The leaf shadow entry the hardware finds for `va` (0 when the path is incomplete or the entry empty). */
+  shadowLeaf(vcpu: VCpu, va: number): number {
+    let page = this.shadowTop(vcpu, va);
+    if (page === null) return 0;
+    for (let level = page.level; level > 1; level--) {
+      page = page.children![shadowIndex(va, level)]!;
+      if (page === null) return 0;
+    }
+    return page.spt[(va >>> 12) & 511]!;
+  }
+
+  // -------------------------------------------------------------------------
+  // Accesses
+
+  /** A guest read, write or exec of `va`: completes in the shadow, or exits to page_fault. */
+  access(vcpu: VCpu, va: number, kind: AccessKind, user: boolean, lo: number, hi: number, size: number, hasValue: boolean): AccessResult {
+    const spte = this.shadowLeaf(vcpu, va);
+    if (spte !== 0) {
+      const f = spteFlags(spte);
+      const allowed =
+        (kind !== ACC_WRITE || (f & PT_WRITABLE) !== 0) && (!user || (f & PT_USER) !== 0) && (kind !== ACC_EXEC || !spteNx(spte));
+      if (allowed) {
+        if (kind === ACC_WRITE && hasValue) {
+          const gpa = (spteFrame(spte) - HOST_FRAME_OFFSET) * PAGE_SIZE + (va % PAGE_SIZE);
+          this.mem.writeLoHi(gpa, lo, hi, size);
+        }
+        return { ok: true, fault: -1 };
+      }
+    }
+    return this.pageFault(vcpu, va, kind, user, lo, hi, size, hasValue);
+  }
+
+  /** FNAME(page_fault): one exit, reason page-fault. */
+  private pageFault(vcpu: VCpu, va: number, kind: AccessKind, user: boolean, lo: number, hi: number, size: number, hasValue: boolean): AccessResult {
+    const rec = this.shadow.rec;
+    const what = `${kind === ACC_WRITE ? 'write' : kind === ACC_EXEC ? 'fetch' : 'read'} of ${hex(va)} by ${user ? 'user' : 'kernel'}`;
+    rec?.enter(this.fname('page_fault'), `VM exit: page fault on ${what}`);
+    this.shadow.freeSomePages();
+    const w = this.walk;
+    const ok = walkAddr(this.mem, this.mode, vcpu, va, kind, user, WALK_SET_BITS | WALK_CHECK_PERMS, w);
+    if (rec) this.recordWalk(w, va);
+    let result: AccessResult;
+    if (!ok) {
+      rec?.step('inject_page_fault', `guest walk faulted at L${w.level}: #PF ${describeErrorCode(w.errorCode)} injected into the guest`);
+      this.countExit('page-fault', 'inject');
+      this.faults++;
+      this.fault = w.errorCode;
+      vcpu.lastPtWriteCount = 0;
+      result = { ok: false, fault: w.errorCode };
+    } else {
+      const leaf = this.fetch(vcpu, va, w);
+      const write = kind === ACC_WRITE;
+      if (write && this.shadow.isShadowed(w.gfn)) {
+        if (!user) {
+          rec?.enter('emulate_store', `kernel write to gfn ${hex(w.gfn)}, a shadowed guest page table: the store is emulated`);
+          this.countExit('page-fault', 'emulate');
+          this.storeLanded(w.gpa, lo, hi, size, hasValue);
+          this.pteWrite(vcpu, w.gpa, size);
+          rec?.leave();
+        } else {
+          this.unshadow(w.gfn, leaf);
+          this.countExit('page-fault', 'fill');
+          vcpu.lastPtWriteCount = 0;
+          if (hasValue) this.mem.writeLoHi(w.gpa, lo, hi, size);
+        }
+      } else {
+        this.countExit('page-fault', 'fill');
+        vcpu.lastPtWriteCount = 0;
+        if (write && hasValue) this.mem.writeLoHi(w.gpa, lo, hi, size);
+      }
+      result = { ok: true, fault: -1 };
+    }
+    rec?.leave();
+    return result;
+  }
+
+  private recordWalk(w: GuestWalk, va: number): void {
+    const rec = this.shadow.rec!;
+    const name = this.fname('walk_addr');
+    for (let level = w.top; level >= w.level; level--) {
+      const lo = w.pteLo[level]!;
+      const hi = w.pteHi[level]!;
+      const value = this.mode.entrySize === 8 ? (BigInt(hi) << 32n) | BigInt(lo) : BigInt(lo);
+      const where = w.pteGpa[level]! < 0 ? 'PDPTE register' : `entry at ${hex(w.pteGpa[level]!)}`;
+      let text = `L${level} ${where} = ${hex(value)}`;
+      if ((lo & PT_PRESENT) === 0) text += ': not present';
+      else if (level === w.level && !w.ok) text += ': present, but refuses the access';
+      else {
+        text += ': present';
+        if (w.pteGpa[level]! >= 0) text += w.setA & (1 << level) ? ', A set now' : ', A already set';
+        if (level === w.level && w.setD) text += ', D set now';
+      }
+      const s = rec.step(name, text);
+      if (w.pteGpa[level]! >= 0) s.gptes = [w.pteGpa[level]!];
+    }
+    if (w.ok) rec.step(name, `${hex(va)} → gpa ${hex(w.gpa)}${w.level > 1 ? ` (a ${w.level === 2 ? (this.mode.name === '32' ? '4 MiB' : '2 MiB') : '1 GiB'} page)` : ''}`);
+  }
+
+  /**
+   * FNAME(fetch): descends the shadow from the vCPU's root, creating each
+   * missing shadow page, and (re)builds the leaf shadow entry from the walk.
+   * Returns the leaf's page and index.
+   */
+  private fetch(vcpu: VCpu, va: number, w: GuestWalk): { page: ShadowPage; index: number } {
+    const rec = this.shadow.rec;
+    rec?.enter(this.fname('fetch'), `descend the shadow for ${hex(va)}`);
+    let page = this.shadowTop(vcpu, va)!;
+    for (let level = page.level; level > 1; level--) {
+      const index = shadowIndex(va, level);
+      const child = page.children![index]!;
+      if (child !== null) {
+        page = child;
+        continue;
+      }
+      page = this.shadow.getPage(...this.childKey(va, level - 1, w), page, index);
+    }
+    const index = shadowIndex(va, 1);
+    const spte = this.leafSpte(w);
+    this.shadow.setSpte(page, index, spte);
+    if (rec) {
+      rec.step(this.fname(w.level > 1 ? 'set_pde' : 'set_pte'), `leaf spte ${hex(spte)} in ${page.describe()} [${index}]: ${describeSpte(spte)}`).sptes = [
+        { page: page.uid, index },
+      ];
+    }
+    rec?.leave();
+    return { page, index };
+  }
+
+  /** The frame and role of the shadow page at `level` for this walk. */
+  private childKey(va: number, level: number, w: GuestWalk): [number, Role] {
+    const glevels = this.mode.levels;
+    const quadrant = glevels === 2 ? Math.floor(va / 2 ** (12 + 9 * level)) % (1 << level) : 0;
+    if (w.level > level) {
+      // Below a guest large entry: metaphysical pages keyed by the large page's frames.
+      const lo = w.pteLo[w.level]!;
+      const hugepageAccess = (lo & PT_WRITABLE ? 1 : 0) | (lo & PT_USER ? 2 : 0);
+      let gfn = w.leafFrame(this.mode);
+      if (w.level === 3 && level === 1) gfn += Math.floor((va % 2 ** 30) / 2 ** 21) * 512;
+      return [gfn, { level, glevels, quadrant, metaphysical: true, hugepageAccess }];
+    }
+    return [w.tableGfn[level]!, { level, glevels, quadrant, metaphysical: false, hugepageAccess: 0 }];
+  }
+
+  /** The leaf shadow entry for a successful walk (FNAME(set_pte) / set_pde with set_pte_common). */
+  private leafSpte(w: GuestWalk): number {
+    const lo = w.pteLo[w.level]!;
+    let flags = PT_PRESENT | (lo & (PT_ACCESSED | PT_DIRTY));
+    if (w.accU) flags |= PT_USER;
+    if (w.accW && (lo & PT_DIRTY) !== 0 && !this.shadow.isShadowed(w.gfn)) flags |= PT_WRITABLE;
+    return makeSpte(hostFrameOf(w.gfn), flags, this.mode.hasNx && w.leafNx);
+  }
+
+  /** A user write to a shadowed frame: user code does not write page tables, so every shadow page of it goes. */
+  private unshadow(gfn: number, leaf: { page: ShadowPage; index: number }): void {
+    const rec = this.shadow.rec;
+    rec?.enter(this.fname('page_fault'), `user write to gfn ${hex(gfn)}, a shadowed frame: unshadow it`);
+    this.shadow.stats.unshadowed++;
+    for (const p of [...(this.shadow.hash.get(gfn) ?? [])]) {
+      if (!p.role.metaphysical) this.shadow.zapPage(p, 'user write: not a page table any more');
+    }
+    const spte = leaf.page.spt[leaf.index]!;
+    if (leaf.page.alive && spte !== 0 && !this.shadow.isShadowed(gfn)) {
+      this.shadow.setSpte(leaf.page, leaf.index, spte | PT_WRITABLE);
+      rec?.step('set_pte', `leaf spte in ${leaf.page.describe()} [${leaf.index}] made writable`);
+    }
+    rec?.leave();
+  }
+
+  // -------------------------------------------------------------------------
+  // Stores through the direct map
+
+  private storeLanded(gpa: number, lo: number, hi: number, size: number, hasValue: boolean): void {
+    if (hasValue) this.mem.writeLoHi(gpa, lo, hi, size);
+  }
+
+  /** A store to guest-physical memory (`pte`, `store`): exits only where the frame is shadowed. */
+  guestStore(vcpu: VCpu, gpa: number, lo: number, hi: number, size: number): void {
+    const gfn = Math.floor(gpa / PAGE_SIZE);
+    const trapped = this.shadow.isShadowed(gfn);
+    this.store = { gpa, size, trapped };
+    if (!trapped) {
+      this.mem.writeLoHi(gpa, lo, hi, size);
+      return;
+    }
+    const rec = this.shadow.rec;
+    rec?.enter(this.fname('page_fault'), `VM exit: write to ${hex(gpa)}, in a write-protected guest page table (gfn ${hex(gfn)}): emulate it`);
+    this.countExit('page-fault', 'emulate');
+    this.shadow.freeSomePages();
+    this.mem.writeLoHi(gpa, lo, hi, size);
+    this.pteWrite(vcpu, gpa, size);
+    rec?.leave();
+  }
+
+  /** kvm_mmu_pte_write: the store has landed; fix up every shadow page of its frame. */
+  pteWrite(vcpu: VCpu, gpa: number, bytes: number): void {
+    const rec = this.shadow.rec;
+    const gfn = Math.floor(gpa / PAGE_SIZE);
+    const offset = gpa % PAGE_SIZE;
+    if (gfn === vcpu.lastPtWriteGfn) vcpu.lastPtWriteCount++;
+    else {
+      vcpu.lastPtWriteGfn = gfn;
+      vcpu.lastPtWriteCount = 1;
+    }
+    const flooded = vcpu.lastPtWriteCount >= 3;
+    if (flooded) this.shadow.stats.floods++;
+    rec?.enter('kvm_mmu_pte_write', `gpa ${hex(gpa)}, ${bytes} byte${bytes === 1 ? '' : 's'}; write ${vcpu.lastPtWriteCount} in a row to gfn ${hex(gfn)}${flooded ? ': flooded' : ''}`);
+    // The new entry as the guest wrote it (read back: the store has landed).
+    const entryGpa = gpa - (gpa % this.mode.entrySize);
+    const newLo = this.mem.read32(entryGpa);
+    const newHi = this.mode.entrySize === 8 ? this.mem.read32(entryGpa + 4) : 0;
+    for (const page of [...(this.shadow.hash.get(gfn) ?? [])]) {
+      if (page.role.metaphysical || !page.alive) continue;
+      const pteSize = page.role.glevels === 2 ? 4 : 8;
+      const misaligned = ((offset ^ (offset + bytes - 1)) & ~(pteSize - 1)) !== 0 || bytes < 4;
+      if (misaligned || flooded) {
+        if (flooded) this.floodZapped = true;
+        this.shadow.zapPage(page, misaligned ? `misaligned ${bytes}-byte store at offset ${hex(offset)}` : 'write flood: it may no longer be a page table');
+        continue;
+      }
+      let pageOffset = offset;
+      let npte = 1;
+      if (page.role.glevels === 2) {
+        pageOffset <<= 1; // 32 → 64
+        if (page.role.level === 2) {
+          // A 32-bit pde maps 4 MiB, a shadow pde 2 MiB: double the offset again, two ptes.
+          pageOffset &= ~7;
+          pageOffset <<= 1;
+          npte = 2;
+        }
+        const quadrant = pageOffset >> 12;
+        pageOffset &= 0xfff;
+        if (quadrant !== page.role.quadrant) continue;
+      }
+      const first = pageOffset >> 3;
+      for (let k = 0; k < npte; k++) {
+        this.zapPte(page, first + k);
+        this.policy.newPte({ mmu: this.shadow, mode: this.mode, page, index: first + k, newLo, newHi, bytes });
+      }
+    }
+    rec?.leave();
+  }
+
+  /** mmu_pte_write_zap_pte: clears one shadow entry (a child page loses this parent link). */
+  private zapPte(page: ShadowPage, index: number): void {
+    const old = page.spt[index]!;
+    if (old === 0) {
+      this.shadow.rec?.step('mmu_pte_write_zap_pte', `${page.describe()} [${index}] was not present`);
+      return;
+    }
+    if (page.children) {
+      const child = page.children[index]!;
+      if (child) {
+        const i = child.parents.findIndex((l) => l.page === page && l.index === index);
+        if (i >= 0) child.parents.splice(i, 1);
+      }
+      page.children[index] = null;
+    }
+    this.shadow.setSpte(page, index, 0);
+    this.shadow.stats.sptesZapped++;
+    const rec = this.shadow.rec;
+    if (rec) rec.step('mmu_pte_write_zap_pte', `${page.describe()} [${index}]: spte ${hex(old)} zapped`).sptes = [{ page: page.uid, index }];
+  }
+
+  // -------------------------------------------------------------------------
+  // CR3
+
+  /** new_cr3: one exit; reclaim while the old roots are in use, then release them and build the new ones. */
+  loadCr3(vcpu: VCpu, cr3: number): void {
+    const rec = this.shadow.rec;
+    rec?.enter('new_cr3', `VM exit: CR3 load of ${hex(cr3)} on vCPU ${vcpu.id}`);
+    this.countExit('cr3');
+    this.shadow.freeSomePages();
+    this.freeRoots(vcpu);
+    this.setCr3(vcpu, cr3);
+    this.allocRoots(vcpu);
+    rec?.leave();
+  }
+
+  /** Sets CR3 and, in mode pae, loads the PDPTEs from guest memory, as hardware does. */
+  setCr3(vcpu: VCpu, cr3: number): void {
+    vcpu.cr3 = cr3;
+    if (this.mode.name === 'pae') {
+      for (let i = 0; i < 4; i++) {
+        vcpu.pdpteLo[i] = this.mem.read32(cr3 + 8 * i);
+        vcpu.pdpteHi[i] = this.mem.read32(cr3 + 8 * i + 4);
+      }
+    }
+  }
+
+  /** mmu_free_roots */
+  freeRoots(vcpu: VCpu): void {
+    if (vcpu.root) this.shadow.putRoot(vcpu.root);
+    vcpu.root = null;
+    for (let i = 0; i < 4; i++) {
+      const p = vcpu.paeRoot[i];
+      if (p) this.shadow.putRoot(p);
+      vcpu.paeRoot[i] = null;
+    }
+  }
+
+  /** mmu_alloc_roots */
+  allocRoots(vcpu: VCpu): void {
+    const gfn = Math.floor(vcpu.cr3 / PAGE_SIZE);
+    const glevels = this.mode.levels;
+    if (this.mode.shadowLevels === 4) {
+      const p = this.shadow.getPage(gfn, { level: 4, glevels, quadrant: 0, metaphysical: false, hugepageAccess: 0 }, null, 0);
+      p.rootCount++;
+      vcpu.root = p;
+      return;
+    }
+    for (let i = 0; i < 4; i++) {
+      let rootGfn = gfn;
+      if (this.mode.name === 'pae') {
+        if ((vcpu.pdpteLo[i]! & PT_PRESENT) === 0) continue;
+        rootGfn = entryFrame(this.mode, vcpu.pdpteLo[i]!, vcpu.pdpteHi[i]!);
+      }
+      const p = this.shadow.getPage(rootGfn, { level: 2, glevels, quadrant: glevels === 2 ? i : 0, metaphysical: false, hugepageAccess: 0 }, null, 0);
+      p.rootCount++;
+      vcpu.paeRoot[i] = p;
+    }
+  }
+}
+
+/** `P W U A D NX → host frame 0x...` */
+export function describeSpte(spte: number): string {
+  if (spte === 0) return 'not present';
+  const f = spteFlags(spte);
+  const names: string[] = [];
+  if (f & PT_PRESENT) names.push('P');
+  if (f & PT_WRITABLE) names.push('W');
+  if (f & PT_USER) names.push('U');
+  if (f & PT_ACCESSED) names.push('A');
+  if (f & PT_DIRTY) names.push('D');
+  if (spteNx(spte)) names.push('NX');
+  return `${names.join(' ')} → host frame ${hex(spteFrame(spte))}`;
+}

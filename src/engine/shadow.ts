@@ -1,0 +1,486 @@
+// Shadow pages, shared by all vCPUs: the hash by guest frame and role, parent
+// links, the reverse map, write protection, zapping and reclaim. Each
+// function is one rule of KVM's 2007 mmu.c and carries its name.
+
+import {
+  HOST_FRAME_OFFSET,
+  PT_ACCESSED,
+  PT_PRESENT,
+  PT_USER,
+  PT_WRITABLE,
+  SHADOW_FRAME_BASE,
+  hex,
+  makeSpte,
+  spteFlags,
+  spteFrame,
+} from './bits';
+import type { StepRecorder } from './steps';
+
+export const PT64_ENT_PER_PAGE = 512;
+/** KVM_MIN_FREE_MMU_PAGES and KVM_REFILL_PAGES of 2007. */
+export const MIN_FREE_PAGES = 5;
+export const REFILL_PAGES = 25;
+
+/** A shadow page's role (KVM's union kvm_mmu_page_role). */
+export interface Role {
+  level: number;
+  glevels: number;
+  quadrant: number;
+  metaphysical: boolean;
+  /** Metaphysical pages only: the large entry's W and U bits, as W=1, U=2. */
+  hugepageAccess: number;
+}
+
+export function roleWord(r: Role): number {
+  return r.level | (r.glevels << 3) | (r.quadrant << 6) | ((r.metaphysical ? 1 : 0) << 8) | (r.hugepageAccess << 9);
+}
+
+export function describeRole(r: Role): string {
+  const parts = [`level ${r.level}`, `glevels ${r.glevels}`];
+  if (r.glevels === 2) parts.push(`quadrant ${r.quadrant}`);
+  if (r.metaphysical) parts.push(`metaphysical (access ${r.hugepageAccess & 1 ? 'W' : ''}${r.hugepageAccess & 2 ? 'U' : ''}${r.hugepageAccess ? '' : '-'})`);
+  return parts.join(', ');
+}
+
+export interface ParentLink {
+  page: ShadowPage;
+  index: number;
+}
+
+export class ShadowPage {
+  /** Allocation serial: unique for the life of the machine, never reused. */
+  readonly uid: number;
+  readonly gfn: number;
+  readonly role: Role;
+  readonly word: number;
+  /** 512 entries, each an exact number (see bits.ts: NX kept at bit 52). */
+  readonly spt = new Float64Array(PT64_ENT_PER_PAGE);
+  /** Level > 1: the shadow page each present entry points to. */
+  readonly children: (ShadowPage | null)[] | null;
+  readonly parents: ParentLink[] = [];
+  rootCount = 0;
+  alive = true;
+  /** Age order: allocation order, oldest first. */
+  older: ShadowPage | null = null;
+  younger: ShadowPage | null = null;
+  /** Row index of the event that allocated it (-1 for the roots built before the first event). */
+  readonly bornAt: number;
+
+  constructor(uid: number, gfn: number, role: Role, bornAt: number) {
+    this.uid = uid;
+    this.gfn = gfn;
+    this.role = role;
+    this.word = roleWord(role);
+    this.children = role.level > 1 ? new Array<ShadowPage | null>(PT64_ENT_PER_PAGE).fill(null) : null;
+    this.bornAt = bornAt;
+  }
+
+  get hostFrame(): number {
+    return SHADOW_FRAME_BASE + this.uid;
+  }
+
+  get level(): number {
+    return this.role.level;
+  }
+
+  presentCount(): number {
+    let n = 0;
+    for (let i = 0; i < PT64_ENT_PER_PAGE; i++) if (this.spt[i] !== 0) n++;
+    return n;
+  }
+
+  describe(): string {
+    return `shadow page #${this.uid} (gfn ${hex(this.gfn)}, ${describeRole(this.role)})`;
+  }
+}
+
+export interface RmapEntry {
+  page: ShadowPage;
+  index: number;
+}
+
+export interface ShadowStats {
+  pagesCreated: number;
+  pagesZapped: number;
+  sptesZapped: number;
+  sptesUpdated: number;
+  floods: number;
+  unshadowed: number;
+  reclaimed: number;
+  overLimit: number;
+}
+
+export function emptyShadowStats(): ShadowStats {
+  return { pagesCreated: 0, pagesZapped: 0, sptesZapped: 0, sptesUpdated: 0, floods: 0, unshadowed: 0, reclaimed: 0, overLimit: 0 };
+}
+
+/** A shadow entry written during the current event (for the audit and the debugger's marks). */
+export interface SpteChange {
+  page: ShadowPage;
+  index: number;
+  old: number;
+  now: number;
+}
+
+/** Host frame of guest frame g. */
+export function hostFrameOf(gfn: number): number {
+  return gfn + HOST_FRAME_OFFSET;
+}
+
+/** Non-leaf shadow entries point to the child page with P W U A. */
+export function linkSpte(child: ShadowPage): number {
+  return makeSpte(child.hostFrame, PT_PRESENT | PT_WRITABLE | PT_USER | PT_ACCESSED, false);
+}
+
+export class ShadowMmu {
+  /** kvm->mmu_page_hash: guest frame → its shadow pages (any role). */
+  readonly hash = new Map<number, ShadowPage[]>();
+  /** Guest frame → number of non-metaphysical pages keyed by it (shadowed ⇔ > 0). */
+  private readonly shadowedCount = new Map<number, number>();
+  /** Guest frame → present leaf shadow entries that map it. */
+  readonly rmap = new Map<number, RmapEntry[]>();
+  oldest: ShadowPage | null = null;
+  youngest: ShadowPage | null = null;
+  alive = 0;
+  nextUid = 1;
+  stats: ShadowStats = emptyShadowStats();
+  /** Shadow entries written since the last `beginEvent`. */
+  changes: SpteChange[] = [];
+  /** Pages allocated and zapped since the last `beginEvent`. */
+  created: ShadowPage[] = [];
+  zapped: ShadowPage[] = [];
+  rec: StepRecorder | null = null;
+  /** Row index of the event being replayed. */
+  eventIndex = -1;
+
+  constructor(public limit: number) {}
+
+  beginEvent(index: number): void {
+    this.eventIndex = index;
+    if (this.changes.length) this.changes = [];
+    if (this.created.length) this.created = [];
+    if (this.zapped.length) this.zapped = [];
+  }
+
+  isShadowed(gfn: number): boolean {
+    return (this.shadowedCount.get(gfn) ?? 0) > 0;
+  }
+
+  get free(): number {
+    return this.limit - this.alive;
+  }
+
+  /** Every live page, oldest first. */
+  pages(): ShadowPage[] {
+    const out: ShadowPage[] = [];
+    for (let p = this.oldest; p; p = p.younger) out.push(p);
+    return out;
+  }
+
+  /** kvm_mmu_lookup_page: a non-metaphysical page of this frame. */
+  lookupPage(gfn: number): ShadowPage | undefined {
+    const list = this.hash.get(gfn);
+    if (!list) return undefined;
+    for (const p of list) if (!p.role.metaphysical) return p;
+    return undefined;
+  }
+
+  // -------------------------------------------------------------------------
+  // Entries
+
+  /** Writes a shadow entry, keeping the reverse map and the change log. */
+  setSpte(page: ShadowPage, index: number, value: number): void {
+    const old = page.spt[index]!;
+    if (old === value) return;
+    if (page.level === 1) {
+      if (old !== 0) this.rmapRemove(page, index, spteFrame(old) - HOST_FRAME_OFFSET);
+      if (value !== 0) this.rmapAdd(page, index, spteFrame(value) - HOST_FRAME_OFFSET);
+    }
+    page.spt[index] = value;
+    this.changes.push({ page, index, old, now: value });
+  }
+
+  /** Clears a present entry and counts it (every present entry cleared anywhere counts). */
+  private clearSpte(page: ShadowPage, index: number): void {
+    if (page.spt[index] === 0) return;
+    this.setSpte(page, index, 0);
+    this.stats.sptesZapped++;
+  }
+
+  private rmapAdd(page: ShadowPage, index: number, gfn: number): void {
+    const list = this.rmap.get(gfn);
+    if (list) list.push({ page, index });
+    else this.rmap.set(gfn, [{ page, index }]);
+  }
+
+  private rmapRemove(page: ShadowPage, index: number, gfn: number): void {
+    const list = this.rmap.get(gfn);
+    if (!list) return;
+    for (let i = 0; i < list.length; i++) {
+      const e = list[i]!;
+      if (e.page === page && e.index === index) {
+        list[i] = list[list.length - 1]!;
+        list.pop();
+        if (list.length === 0) this.rmap.delete(gfn);
+        return;
+      }
+    }
+  }
+
+  /** rmap_write_protect: every leaf shadow entry that maps `gfn` loses W. */
+  rmapWriteProtect(gfn: number): void {
+    const list = this.rmap.get(gfn);
+    let n = 0;
+    if (list) {
+      for (const e of [...list]) {
+        const v = e.page.spt[e.index]!;
+        if (spteFlags(v) & PT_WRITABLE) {
+          this.setSpte(e.page, e.index, v - PT_WRITABLE);
+          n++;
+        }
+      }
+    }
+    this.rec?.step('rmap_write_protect', `gfn ${hex(gfn)}: ${n} writable shadow pte${n === 1 ? '' : 's'} made read-only`);
+  }
+
+  // -------------------------------------------------------------------------
+  // Pages
+
+  /** Links `child` under the parent entry (mmu_page_add_parent_pte) and writes the entry. */
+  link(parent: ShadowPage, index: number, child: ShadowPage): void {
+    child.parents.push({ page: parent, index });
+    parent.children![index] = child;
+    this.setSpte(parent, index, linkSpte(child));
+  }
+
+  private removeParent(child: ShadowPage, parent: ShadowPage, index: number): void {
+    const ps = child.parents;
+    for (let i = 0; i < ps.length; i++) {
+      if (ps[i]!.page === parent && ps[i]!.index === index) {
+        ps.splice(i, 1);
+        return;
+      }
+    }
+  }
+
+  /**
+   * kvm_mmu_get_page: the page of this frame and role if it exists, otherwise
+   * a new one (write-protecting its frame at once unless metaphysical). Links
+   * it under `parent` when one is given.
+   */
+  getPage(gfn: number, role: Role, parent: ShadowPage | null, parentIndex: number): ShadowPage {
+    const word = roleWord(role);
+    const list = this.hash.get(gfn);
+    if (list) {
+      for (const p of list) {
+        if (p.word === word) {
+          this.rec?.step('kvm_mmu_get_page', `found ${p.describe()}`);
+          if (parent) this.link(parent, parentIndex, p);
+          return p;
+        }
+      }
+    }
+    const p = new ShadowPage(this.nextUid++, gfn, role, this.eventIndex);
+    this.rec?.enter('kvm_mmu_get_page', `allocated ${p.describe()}`);
+    if (list) list.push(p);
+    else this.hash.set(gfn, [p]);
+    this.appendYoungest(p);
+    this.alive++;
+    this.stats.pagesCreated++;
+    this.created.push(p);
+    if (this.alive > this.limit) this.stats.overLimit = Math.max(this.stats.overLimit, this.alive - this.limit);
+    if (!role.metaphysical) {
+      this.shadowedCount.set(gfn, (this.shadowedCount.get(gfn) ?? 0) + 1);
+      this.rmapWriteProtect(gfn);
+    }
+    this.rec?.leave();
+    if (parent) this.link(parent, parentIndex, p);
+    return p;
+  }
+
+  private appendYoungest(p: ShadowPage): void {
+    p.older = this.youngest;
+    p.younger = null;
+    if (this.youngest) this.youngest.younger = p;
+    else this.oldest = p;
+    this.youngest = p;
+  }
+
+  private unlinkAge(p: ShadowPage): void {
+    if (p.older) p.older.younger = p.younger;
+    else this.oldest = p.younger;
+    if (p.younger) p.younger.older = p.older;
+    else this.youngest = p.older;
+    p.older = p.younger = null;
+  }
+
+  /**
+   * kvm_mmu_zap_page: clears every parent entry that points to the page,
+   * drops its children's links, clears its entries, and frees it unless it is
+   * a root in use (which stays, empty, keyed and shadowed, and becomes the
+   * youngest page).
+   */
+  zapPage(page: ShadowPage, why: string): void {
+    this.rec?.enter('kvm_mmu_zap_page', `${page.describe()}: ${why}`);
+    this.stats.pagesZapped++;
+    this.zapped.push(page);
+    // kvm_mmu_unlink_parents
+    while (page.parents.length) {
+      const { page: parent, index } = page.parents.pop()!;
+      parent.children![index] = null;
+      this.clearSpte(parent, index);
+    }
+    // kvm_mmu_page_unlink_children
+    for (let i = 0; i < PT64_ENT_PER_PAGE; i++) {
+      if (page.spt[i] === 0) continue;
+      if (page.children) {
+        const child = page.children[i];
+        if (child) this.removeParent(child, page, i);
+        page.children[i] = null;
+      }
+      this.clearSpte(page, i);
+    }
+    if (page.rootCount === 0) {
+      this.freePage(page);
+    } else {
+      this.unlinkAge(page);
+      this.appendYoungest(page);
+    }
+    this.rec?.leave();
+  }
+
+  private freePage(page: ShadowPage): void {
+    const list = this.hash.get(page.gfn)!;
+    list.splice(list.indexOf(page), 1);
+    if (list.length === 0) this.hash.delete(page.gfn);
+    if (!page.role.metaphysical) {
+      const n = this.shadowedCount.get(page.gfn)! - 1;
+      if (n === 0) this.shadowedCount.delete(page.gfn);
+      else this.shadowedCount.set(page.gfn, n);
+    }
+    this.unlinkAge(page);
+    page.alive = false;
+    this.alive--;
+  }
+
+  /** Releases a root reference (mmu_free_roots). */
+  putRoot(page: ShadowPage): void {
+    page.rootCount--;
+  }
+
+  /**
+   * kvm_mmu_free_some_pages: when fewer than 5 pages are free, zaps the
+   * oldest pages that are not roots in use until 25 are free or none is left.
+   */
+  freeSomePages(): void {
+    if (this.free >= MIN_FREE_PAGES) return;
+    this.rec?.enter('kvm_mmu_free_some_pages', `${this.free} of ${this.limit} shadow pages free (fewer than ${MIN_FREE_PAGES}): zapping the oldest`);
+    let p = this.oldest;
+    while (this.free < REFILL_PAGES && p) {
+      const next: ShadowPage | null = p.younger;
+      if (p.rootCount === 0) {
+        this.stats.reclaimed++;
+        this.zapPage(p, 'reclaimed (oldest page not in use as a root)');
+      }
+      p = next;
+    }
+    this.rec?.leave();
+  }
+
+  /** Host frame → the shadow page at that frame, for non-leaf entries. */
+  childAt(page: ShadowPage, index: number): ShadowPage | null {
+    return page.children ? page.children[index]! : null;
+  }
+
+  // -------------------------------------------------------------------------
+  // Snapshots
+
+  snapshot(): ShadowSnapshot {
+    const pages: PageImage[] = [];
+    for (let p = this.oldest; p; p = p.younger) {
+      const idx: number[] = [];
+      const val: number[] = [];
+      for (let i = 0; i < PT64_ENT_PER_PAGE; i++) {
+        if (p.spt[i] !== 0) {
+          idx.push(i);
+          val.push(p.spt[i]!);
+        }
+      }
+      pages.push({
+        uid: p.uid,
+        gfn: p.gfn,
+        role: p.role,
+        bornAt: p.bornAt,
+        rootCount: p.rootCount,
+        idx: Uint16Array.from(idx),
+        val: Float64Array.from(val),
+        children: p.children ? idx.map((i) => p.children![i]?.uid ?? 0) : null,
+        parents: p.parents.map((l) => [l.page.uid, l.index] as [number, number]),
+      });
+    }
+    return { pages, nextUid: this.nextUid, stats: { ...this.stats } };
+  }
+
+  restore(s: ShadowSnapshot): void {
+    this.hash.clear();
+    this.shadowedCount.clear();
+    this.rmap.clear();
+    this.oldest = this.youngest = null;
+    this.alive = 0;
+    this.nextUid = s.nextUid;
+    this.stats = { ...s.stats };
+    this.changes = [];
+    this.created = [];
+    this.zapped = [];
+    const byUid = new Map<number, ShadowPage>();
+    for (const img of s.pages) {
+      const p = new ShadowPage(img.uid, img.gfn, img.role, img.bornAt);
+      p.rootCount = img.rootCount;
+      byUid.set(img.uid, p);
+      const list = this.hash.get(p.gfn);
+      if (list) list.push(p);
+      else this.hash.set(p.gfn, [p]);
+      if (!p.role.metaphysical) this.shadowedCount.set(p.gfn, (this.shadowedCount.get(p.gfn) ?? 0) + 1);
+      this.appendYoungest(p);
+      this.alive++;
+    }
+    for (const img of s.pages) {
+      const p = byUid.get(img.uid)!;
+      for (let k = 0; k < img.idx.length; k++) {
+        const i = img.idx[k]!;
+        const v = img.val[k]!;
+        p.spt[i] = v;
+        if (p.children) {
+          const c = img.children![k]!;
+          p.children[i] = c ? byUid.get(c)! : null;
+        } else {
+          this.rmapAdd(p, i, spteFrame(v) - HOST_FRAME_OFFSET);
+        }
+      }
+      for (const [uid, index] of img.parents) p.parents.push({ page: byUid.get(uid)!, index });
+    }
+  }
+
+  pageByUid(uid: number): ShadowPage | undefined {
+    for (let p = this.oldest; p; p = p.younger) if (p.uid === uid) return p;
+    return undefined;
+  }
+}
+
+interface PageImage {
+  uid: number;
+  gfn: number;
+  role: Role;
+  bornAt: number;
+  rootCount: number;
+  idx: Uint16Array;
+  val: Float64Array;
+  children: number[] | null;
+  parents: [number, number][];
+}
+
+export interface ShadowSnapshot {
+  readonly pages: readonly PageImage[];
+  readonly nextUid: number;
+  readonly stats: ShadowStats;
+}
