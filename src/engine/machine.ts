@@ -2,7 +2,7 @@
 // program row by row. Deterministic; snapshots are cheap (guest memory is
 // copy-on-write, the shadow is kept as its present entries).
 
-import { tryEvaluate, truthy, describeComparison, formatValue } from '../expr';
+import { describeComparison, tryEvaluateCondition, type Expr } from '../expr';
 import { EF_HAS_VALUE, EF_KERNEL, EF_USER, Op, type ExpectStmt, type Program } from '../trace/ast';
 import { Auditor, type Violation } from './audit';
 import { hex } from './bits';
@@ -213,15 +213,16 @@ export class Machine {
   }
 
   private checkExpect(e: ExpectStmt): void {
-    const r = tryEvaluate(e.expr as never, this.env);
+    const expr = e.expr as Expr;
+    const r = tryEvaluateCondition(expr, this.env);
     let passed: boolean;
     let message: string;
     if (!r.ok) {
       passed = false;
-      message = `error: ${r.message}`;
+      message = `error at column ${r.col}: ${r.message}`;
     } else {
-      passed = truthy(r.value);
-      message = passed ? 'held' : describeComparison(e.expr as never, this.env) ?? `the value is ${formatValue(r.value, { hex: true })}`;
+      passed = r.value;
+      message = passed ? 'held' : (describeComparison(expr, this.env) ?? 'the expression is false');
     }
     const res: ExpectResult = { passed, line: e.line, col: e.exprRange.col, source: e.source, message };
     this.expect = res;

@@ -4,7 +4,7 @@
 
 import type { Diagnostic } from '../trace/ast';
 
-/** Integers are arbitrary-precision and signed (`-1` is a value); hex display masks to 64 bits. */
+/** Integers are arbitrary-precision and signed (`-1` is a value); hex display shows a negative value as `-0x1`. */
 export type Value = bigint | boolean | string | ValueRecord;
 export interface ValueRecord {
   readonly [member: string]: Value;
