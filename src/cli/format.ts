@@ -16,6 +16,7 @@ export function formatSummary(s: Summary): string {
     `  guest page faults injected ${s.faults}`,
     `  shadow pages created ${sh.pagesCreated}, zapped ${sh.pagesZapped}, alive ${sh.pagesAlive}, reclaimed ${sh.reclaimed}, over limit ${sh.overLimit}`,
     `  shadow ptes zapped ${sh.sptesZapped}, updated ${sh.sptesUpdated}; floods ${sh.floods}; unshadowed ${sh.unshadowed}`,
+    ...Object.entries(s.fromLabel).map(([label, v]) => `  VM exits from @${label}: ${v.exits}`),
     `  expectations ${s.expectations.passed} passed, ${s.expectations.failed} failed; audit violations ${s.audit.violations}`,
   ].join('\n');
 }
@@ -42,5 +43,8 @@ export function compareTable(file: string, results: Record<string, Summary>): st
     ['audit violations', ...col((s) => s.audit.violations)],
   ];
   const first = results[names[0]!]!;
+  for (const label of Object.keys(first.fromLabel)) {
+    rows.splice(2, 0, [`  from @${label}`, ...col((s) => s.fromLabel[label]?.exits ?? 0)]);
+  }
   return `${file}: ${first.events} events, mode ${first.mode}\n\n${table(rows)}`;
 }

@@ -52,6 +52,8 @@ export interface Summary {
   shadow: ShadowStats & { pagesAlive: number };
   expectations: { passed: number; failed: number };
   audit: { violations: number };
+  /** For each label that was reached: the VM exits from that event to the end of the replay. */
+  fromLabel: Record<string, { exits: number }>;
 }
 
 export class MachineError extends Error {}
@@ -83,6 +85,9 @@ export class Machine {
   expectations = { passed: 0, failed: 0 };
   failures: ExpectResult[] = [];
   readonly env: MachineEnv;
+  /** Row → labels on it, and exits.total when each label's row was about to run. */
+  private readonly labelRows = new Map<number, string[]>();
+  private exitsAtLabel = new Map<string, number>();
 
   constructor(program: Program, opts: MachineOptions = {}) {
     this.program = program;
@@ -110,6 +115,11 @@ export class Machine {
     this.auditor = this.auditMode === 'off' ? null : new Auditor(this.mmu);
     if (this.auditor) this.auditor.full(-1);
     this.env = new MachineEnv(this);
+    for (const [name, row] of program.labels) {
+      const list = this.labelRows.get(row);
+      if (list) list.push(name);
+      else this.labelRows.set(row, [name]);
+    }
   }
 
   get done(): boolean {
@@ -155,6 +165,10 @@ export class Machine {
       else if (op === Op.Cpl) this.vcpu.user = t.arg[i] === 0;
       else this.checkExpect(this.program.expects[t.arg[i]!]!);
       return true;
+    }
+    if (this.labelRows.size !== 0) {
+      const names = this.labelRows.get(i);
+      if (names) for (const n of names) this.exitsAtLabel.set(n, this.mmu.exits.total);
     }
     this.mmu.beginEvent();
     this.shadow.beginEvent(i);
@@ -251,6 +265,7 @@ export class Machine {
       shadow: { ...this.shadow.stats, pagesAlive: this.shadow.alive },
       expectations: { ...this.expectations },
       audit: { violations: this.auditor?.count ?? 0 },
+      fromLabel: Object.fromEntries([...this.exitsAtLabel].map(([n, at]) => [n, { exits: this.mmu.exits.total - at }])),
     };
   }
 
@@ -267,6 +282,7 @@ export class Machine {
       lastEventLine: this.lastEventLine,
       expectations: { ...this.expectations },
       failures: this.failures.length,
+      exitsAtLabel: new Map(this.exitsAtLabel),
       mem: this.mem.snapshot(),
       shadow: this.shadow.snapshot(),
       exits: { ...this.mmu.exits },
@@ -294,6 +310,7 @@ export class Machine {
     this.lastEventLine = s.lastEventLine;
     this.expectations = { ...s.expectations };
     this.failures.length = s.failures;
+    this.exitsAtLabel = new Map(s.exitsAtLabel);
     this.mem.restore(s.mem);
     this.shadow.restore(s.shadow);
     this.mmu.exits = { ...s.exits };
@@ -334,6 +351,7 @@ export interface MachineSnapshot {
   readonly lastEventLine: number;
   readonly expectations: { passed: number; failed: number };
   readonly failures: number;
+  readonly exitsAtLabel: ReadonlyMap<string, number>;
   readonly mem: MemorySnapshot;
   readonly shadow: ShadowSnapshot;
   readonly exits: ExitCounters;
