@@ -35,11 +35,21 @@ export interface Violation {
   vcpu?: number;
   gpte?: bigint;
   message: string;
+  /** Check 3: the known flaw of the 2007 design that most likely explains it (engine.md), 1..4. */
+  flaw?: number;
   /** Row index of the event after which it was seen. */
   event: number;
 }
 
 const MAX_PATHS = 256;
+
+/** The known flaws of the 2007 design, in engine.md's order. */
+export const FLAWS = [
+  "the seed's update takes W and U from the leaf entry alone",
+  'no access bits in the role: a page table reached through parents with different permissions shares one shadow page',
+  'NX is copied from the leaf entry only',
+  'aliased large pages share metaphysical shadow pages whatever their NX, D bit and parents',
+] as const;
 
 export class Auditor {
   private readonly seen = new Set<string>();
@@ -263,6 +273,18 @@ export class Auditor {
     return out;
   }
 
+  /** Which known flaw most likely let this entry through (a hint for people, not a proof). */
+  private classify(page: ShadowPage, spte: number, w: GuestWalk): number | undefined {
+    if (page.role.metaphysical) return 4;
+    const leafNx = this.mode.hasNx && w.leafNx;
+    if (!spteNx(spte) && w.anyNx && !leafNx) return 3;
+    const leafLo = w.pteLo[w.level]!;
+    const overW = (spteFlags(spte) & PT_WRITABLE) !== 0 && !w.accW && (leafLo & PT_WRITABLE) !== 0;
+    const overU = (spteFlags(spte) & PT_USER) !== 0 && !w.accU && (leafLo & PT_USER) !== 0;
+    if (overW || overU) return page.parents.length > 1 || this.mmu.policy.name !== 'update' ? 2 : 1;
+    return undefined;
+  }
+
   private check3Leaf(v: VCpu, page: ShadowPage, index: number, va: number): void {
     const spte = page.spt[index]!;
     const w = this.walk;
@@ -281,6 +303,7 @@ export class Auditor {
       if (!w.allAccessed) problems.push('a guest entry on the path lacks A');
     }
     if (problems.length === 0) return;
+    const flaw = ok ? this.classify(page, spte, w) : undefined;
     const lo = w.pteLo[w.level]!;
     const hi = w.pteHi[w.level]!;
     const gpte = this.mode.entrySize === 8 ? (BigInt(hi) << 32n) | BigInt(lo) : BigInt(lo);
@@ -294,7 +317,8 @@ export class Auditor {
         va: displayVa(va, this.mode.name as Mode),
         vcpu: v.id,
         gpte,
-        message: `shadow pte for ${hex(displayVa(va, this.mode.name))} on vCPU ${v.id} ${problems.join('; ')}`,
+        message: `shadow pte for ${hex(displayVa(va, this.mode.name))} on vCPU ${v.id} ${problems.join('; ')}${flaw ? ` (known flaw ${flaw}: ${FLAWS[flaw - 1]})` : ''}`,
+        flaw,
       },
       page,
     );

@@ -1,6 +1,37 @@
-// The parser of the .mmutrace language (docs: /work/shared/spec/language.md;
-// the decisions this file takes where the spec is silent are listed in the
-// README and marked "Decision:" below).
+// The parser of the .mmutrace language (docs: /work/shared/spec/language.md).
+//
+// Decisions taken where language.md is silent:
+// - `mode` must come before any `space`, `pool` or `poke` (their address width
+//   and default size depend on it). `mode`, `policy`, `vcpus`, `pool` and
+//   `shadow-pages` may appear once (an error names the first line); a second
+//   `cpl` in the setup is a warning and the last one counts.
+// - `policy` names are case-insensitive and recorded lower-case; a name other
+//   than `zap` or `update` is a warning, recorded anyway (the engine decides).
+// - `shadow-pages` is 1 to 1,000,000; `map VA..VA_END` maps at most 1,048,576
+//   pages per line.
+// - Labels end read, write, exec, pte, store, cr3 and invlpg only; on a setup
+//   directive, `vcpu`, `cpl` or `expect` they are an error. Label and space
+//   names are case-sensitive.
+// - The VALUE of write/store/poke is a plain number: flag names belong to PTE
+//   values (`map`, `pte`). `= VALUE` follows the address; `size`, `offset`,
+//   `user`, `kernel` come after it in any order, each at most once; the label last.
+// - A single `map VA` need not be page-aligned (it stores the entry that maps
+//   VA); both ends of a range must be aligned to the level's page size. A range
+//   end may be the end of its half of the address space (2^32; 0x8000_0000_0000
+//   in mode 64), a mode-64 range cannot cross the non-canonical hole.
+// - k/m/g suffixes (either case) are accepted on every number; `_` may appear
+//   anywhere among the digits.
+// - Line ends are `\n` and `\r\n`; a lone `\r` is whitespace, like tab, VT and FF.
+//   A BOM is skipped at the very start only and is not a column. Columns count
+//   UTF-16 code units (as VS Code does). lineCount is the number of `\n`, plus
+//   one when the text does not end with one.
+// - A line over MAX_LINE_LENGTH characters is an error (unless it is a comment)
+//   and is not tokenized; so is a line of more than MAX_TOKENS words.
+// - A statement stops at its first error (warnings aside); a statement with an
+//   error makes no row, no setup entry and defines no label.
+// - In `expect`, a `#` inside double quotes does not start a comment.
+// - Rows: read/exec size 1; cr3, invlpg, vcpu, cpl, expect size 0; level 0
+//   except for pte. `cr3 NAME`: addr 0, arg the space index; `cr3 GPA`: arg -1.
 //
 // Design: one pass, line by line, resumable (TraceParser.parseLines). Each
 // line is split with indexOf('\n'), tokenized into reusable typed arrays
