@@ -58,6 +58,8 @@ export interface Summary {
 
 export class MachineError extends Error {}
 
+const ACCESS_OK: AccessResult = Object.freeze({ ok: true, fault: -1 });
+
 export class Machine {
   readonly program: Program;
   readonly mode: PagingMode;
@@ -78,6 +80,7 @@ export class Machine {
   last: LastEvent = { exits: 0, fault: -1, zapped: 0, updated: 0 };
   /** Line of the last event run (what `line` means in an `expect`). */
   lastEventLine = 0;
+  /** The last access's outcome (null when the last row was not an access). */
   access: AccessResult | null = null;
   expect: ExpectResult | null = null;
   newViolations: Violation[] = [];
@@ -184,7 +187,8 @@ export class Machine {
         const f = t.flags[i]!;
         const user = f & EF_USER ? true : f & EF_KERNEL ? false : vcpu.user;
         const kind = op === Op.Read ? ACC_READ : op === Op.Write ? ACC_WRITE : ACC_EXEC;
-        this.access = this.mmu.access(vcpu, t.addr[i]!, kind, user, t.vlo[i]!, t.vhi[i]!, t.size[i]!, (f & EF_HAS_VALUE) !== 0);
+        const ok = this.mmu.access(vcpu, t.addr[i]!, kind, user, t.vlo[i]!, t.vhi[i]!, t.size[i]!, (f & EF_HAS_VALUE) !== 0);
+        this.access = ok ? ACCESS_OK : { ok: false, fault: this.mmu.fault };
         break;
       }
       case Op.Pte: {
@@ -195,8 +199,12 @@ export class Machine {
         }
         const off = t.offset[i]!;
         const size = t.size[i]!;
-        const v = t.value(i) >> BigInt(8 * off);
-        this.mmu.guestStore(vcpu, at + off, Number(v & 0xffffffffn), Number((v >> 32n) & 0xffffffffn), size);
+        if (off === 0) this.mmu.guestStore(vcpu, at, t.vlo[i]!, t.vhi[i]!, size);
+        else if (off === 4) this.mmu.guestStore(vcpu, at + 4, t.vhi[i]!, 0, size);
+        else {
+          const v = t.value(i) >> BigInt(8 * off);
+          this.mmu.guestStore(vcpu, at + off, Number(v & 0xffffffffn), Number((v >> 32n) & 0xffffffffn), size);
+        }
         break;
       }
       case Op.Store:
@@ -214,12 +222,11 @@ export class Machine {
     }
     this.events++;
     this.lastEventLine = t.line[i]!;
-    this.last = {
-      exits: this.mmu.exits.total - exits0,
-      fault: this.mmu.fault,
-      zapped: this.shadow.stats.sptesZapped - zapped0,
-      updated: this.shadow.stats.sptesUpdated - updated0,
-    };
+    const last = this.last;
+    last.exits = this.mmu.exits.total - exits0;
+    last.fault = this.mmu.fault;
+    last.zapped = this.shadow.stats.sptesZapped - zapped0;
+    last.updated = this.shadow.stats.sptesUpdated - updated0;
     if (this.auditor) {
       this.newViolations = this.auditMode === 'full' ? this.auditor.full(i) : this.auditor.incremental(i, reloaded ?? []);
     }

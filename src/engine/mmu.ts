@@ -67,15 +67,20 @@ export type ExitReason = 'page-fault' | 'cr3';
 export type ExitOutcome = 'fill' | 'inject' | 'emulate';
 
 export interface ExitInfo {
-  reason: ExitReason;
-  outcome?: ExitOutcome;
+  readonly reason: ExitReason;
+  readonly outcome?: ExitOutcome;
 }
+
+const EXIT_CR3: ExitInfo = Object.freeze({ reason: 'cr3' });
+const EXIT_FILL: ExitInfo = Object.freeze({ reason: 'page-fault', outcome: 'fill' });
+const EXIT_INJECT: ExitInfo = Object.freeze({ reason: 'page-fault', outcome: 'inject' });
+const EXIT_EMULATE: ExitInfo = Object.freeze({ reason: 'page-fault', outcome: 'emulate' });
 
 /** What one access did, as the guest sees it. */
 export interface AccessResult {
-  ok: boolean;
+  readonly ok: boolean;
   /** The injected #PF's error code, or -1. */
-  fault: number;
+  readonly fault: number;
 }
 
 /** A guest store to memory that may be a page-table entry (for the debugger's pte-write filter). */
@@ -120,12 +125,14 @@ export class Mmu {
 
   private countExit(reason: ExitReason, outcome?: ExitOutcome): void {
     this.exits.total++;
-    if (reason === 'cr3') this.exits.cr3++;
-    else {
+    if (reason === 'cr3') {
+      this.exits.cr3++;
+      this.exit = EXIT_CR3;
+    } else {
       this.exits.pf++;
       this.exits[outcome!]++;
+      this.exit = outcome === 'fill' ? EXIT_FILL : outcome === 'inject' ? EXIT_INJECT : EXIT_EMULATE;
     }
-    this.exit = { reason, outcome };
   }
 
   /** The last guest walk (the debugger's walk view reads it right after an event). */
@@ -156,7 +163,8 @@ export class Mmu {
   // Accesses
 
   /** A guest read, write or exec of `va`: completes in the shadow, or exits to page_fault. */
-  access(vcpu: VCpu, va: number, kind: AccessKind, user: boolean, lo: number, hi: number, size: number, hasValue: boolean): AccessResult {
+  /** A guest access; returns true when it completed, false when a #PF was injected (its error code in `fault`). */
+  access(vcpu: VCpu, va: number, kind: AccessKind, user: boolean, lo: number, hi: number, size: number, hasValue: boolean): boolean {
     const spte = this.shadowLeaf(vcpu, va);
     if (spte !== 0) {
       const f = spteFlags(spte);
@@ -167,29 +175,29 @@ export class Mmu {
           const gpa = (spteFrame(spte) - HOST_FRAME_OFFSET) * PAGE_SIZE + (va % PAGE_SIZE);
           this.mem.writeLoHi(gpa, lo, hi, size);
         }
-        return { ok: true, fault: -1 };
+        return true;
       }
     }
     return this.pageFault(vcpu, va, kind, user, lo, hi, size, hasValue);
   }
 
   /** FNAME(page_fault): one exit, reason page-fault. */
-  private pageFault(vcpu: VCpu, va: number, kind: AccessKind, user: boolean, lo: number, hi: number, size: number, hasValue: boolean): AccessResult {
+  private pageFault(vcpu: VCpu, va: number, kind: AccessKind, user: boolean, lo: number, hi: number, size: number, hasValue: boolean): boolean {
     const rec = this.shadow.rec;
-    const what = `${kind === ACC_WRITE ? 'write' : kind === ACC_EXEC ? 'fetch' : 'read'} of ${hex(va)} by ${user ? 'user' : 'kernel'}`;
-    rec?.enter(this.fname('page_fault'), `VM exit: page fault on ${what}`);
+    if (rec) {
+      const what = `${kind === ACC_WRITE ? 'write' : kind === ACC_EXEC ? 'fetch' : 'read'} of ${hex(va)} by ${user ? 'user' : 'kernel'}`;
+      rec.enter(this.fname('page_fault'), `VM exit: page fault on ${what}`);
+    }
     this.shadow.freeSomePages();
     const w = this.walk;
     const ok = walkAddr(this.mem, this.mode, vcpu, va, kind, user, WALK_SET_BITS | WALK_CHECK_PERMS, w);
     if (rec) this.recordWalk(w, va);
-    let result: AccessResult;
     if (!ok) {
       rec?.step('inject_page_fault', `guest walk faulted at L${w.level}: #PF ${describeErrorCode(w.errorCode)} injected into the guest`);
       this.countExit('page-fault', 'inject');
       this.faults++;
       this.fault = w.errorCode;
       vcpu.lastPtWriteCount = 0;
-      result = { ok: false, fault: w.errorCode };
     } else {
       const leaf = this.fetch(vcpu, va, w);
       const write = kind === ACC_WRITE;
@@ -211,10 +219,9 @@ export class Mmu {
         vcpu.lastPtWriteCount = 0;
         if (write && hasValue) this.mem.writeLoHi(w.gpa, lo, hi, size);
       }
-      result = { ok: true, fault: -1 };
     }
     rec?.leave();
-    return result;
+    return ok;
   }
 
   private recordWalk(w: GuestWalk, va: number): void {
@@ -351,7 +358,10 @@ export class Mmu {
     const entryGpa = gpa - (gpa % this.mode.entrySize);
     const newLo = this.mem.read32(entryGpa);
     const newHi = this.mode.entrySize === 8 ? this.mem.read32(entryGpa + 4) : 0;
-    for (const page of [...(this.shadow.hash.get(gfn) ?? [])]) {
+    const pages = this.shadow.hash.get(gfn);
+    // Backwards: zapping a page removes it from this list (and nothing else).
+    for (let k = pages ? pages.length - 1 : -1; k >= 0; k--) {
+      const page = pages![k]!;
       if (page.role.metaphysical || !page.alive) continue;
       const pteSize = page.role.glevels === 2 ? 4 : 8;
       const misaligned = ((offset ^ (offset + bytes - 1)) & ~(pteSize - 1)) !== 0 || bytes < 4;
@@ -375,9 +385,9 @@ export class Mmu {
         if (quadrant !== page.role.quadrant) continue;
       }
       const first = pageOffset >> 3;
-      for (let k = 0; k < npte; k++) {
-        this.zapPte(page, first + k);
-        this.policy.newPte({ mmu: this.shadow, mode: this.mode, page, index: first + k, newLo, newHi, bytes });
+      for (let j = 0; j < npte; j++) {
+        this.zapPte(page, first + j);
+        this.policy.newPte(this.shadow, this.mode, page, first + j, newLo, newHi, bytes);
       }
     }
     rec?.leave();

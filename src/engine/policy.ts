@@ -6,23 +6,16 @@ import type { PagingMode } from './paging';
 import { hostFrameOf, type ShadowMmu, type ShadowPage } from './shadow';
 import { entryFrame } from './walk';
 
-export interface PteWriteContext {
-  mmu: ShadowMmu;
-  mode: PagingMode;
-  page: ShadowPage;
-  index: number;
-  /** The bytes the guest stored, as the entry's low and high halves (valid when `bytes` covers the entry). */
-  newLo: number;
-  newHi: number;
-  bytes: number;
-}
-
 export interface Policy {
   readonly name: string;
   /** One line for `--help`, the README and the debugger. */
   readonly summary: string;
-  /** mmu_pte_write_new_pte: runs after mmu_pte_write_zap_pte on each affected shadow entry. */
-  newPte(ctx: PteWriteContext): void;
+  /**
+   * mmu_pte_write_new_pte: runs after mmu_pte_write_zap_pte on each affected
+   * shadow entry. `newLo`/`newHi` are the guest entry as it now is in memory;
+   * `bytes` is the size of the store.
+   */
+  newPte(mmu: ShadowMmu, mode: PagingMode, page: ShadowPage, index: number, newLo: number, newHi: number, bytes: number): void;
 }
 
 /** Before the seed: the trapped write only zaps; the guest's next access refaults. */
@@ -42,17 +35,16 @@ export const zapPolicy: Policy = {
 export const updatePolicy: Policy = {
   name: 'update',
   summary: 'The seed: a trapped guest pte write updates the shadow pte from the new guest pte (2 exits for a demand fault); W and U from the leaf alone.',
-  newPte(ctx: PteWriteContext): void {
-    const { mmu, mode, page, index } = ctx;
+  newPte(mmu: ShadowMmu, mode: PagingMode, page: ShadowPage, index: number, newLo: number, newHi: number, bytes: number): void {
     if (page.level !== 1) return; // mmu_pte_write_new_pte: PT_PAGE_TABLE_LEVEL only
     const rec = mmu.rec;
     const fname = mode.entrySize === 4 ? 'paging32_update_pte' : 'paging64_update_pte';
-    if (ctx.bytes < mode.entrySize) {
-      rec?.step(fname, `${ctx.bytes}-byte store is less than a whole ${mode.entrySize}-byte entry: nothing installed`);
+    if (bytes < mode.entrySize) {
+      rec?.step(fname, `${bytes}-byte store is less than a whole ${mode.entrySize}-byte entry: nothing installed`);
       return;
     }
-    const lo = ctx.newLo;
-    const hi = mode.entrySize === 8 ? ctx.newHi : 0;
+    const lo = newLo;
+    const hi = mode.entrySize === 8 ? newHi : 0;
     if ((lo & (PT_PRESENT | PT_ACCESSED)) !== (PT_PRESENT | PT_ACCESSED)) {
       rec?.step(fname, `new gpte ${hex(lo)} lacks P or A: nothing installed`);
       return;

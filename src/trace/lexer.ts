@@ -101,6 +101,10 @@ export class Lexer {
     let i = s;
     while (i < e) {
       const c = text.charCodeAt(i);
+      if (c === 32) {
+        i++;
+        continue;
+      }
       let j = i + 1;
       let k: number;
       if (c < 128) {

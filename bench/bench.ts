@@ -1,0 +1,122 @@
+// `npm run bench`: parse and replay speed on generated kbuild-like traces,
+// each measured side by side with a raw line scan of the same text in the
+// same process (these machines are noisy: ratios, not absolute times).
+
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Machine } from '../src/engine';
+import { parseTrace } from '../src/trace';
+import type { Mode } from '../src/trace/ast';
+import { generateTrace } from './gen';
+
+const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
+
+function now(): number {
+  return performance.now();
+}
+
+/** The least a parser must do: look at every character and find the lines. */
+function rawLineScan(text: string): number {
+  let lines = 0;
+  let sum = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 10) lines++;
+    else sum = (sum + c) | 0;
+  }
+  return lines + (sum & 1);
+}
+
+/** Best of `n` runs, in ms. */
+function best(n: number, f: () => void): number {
+  let b = Infinity;
+  for (let i = 0; i < n; i++) {
+    const t = now();
+    f();
+    b = Math.min(b, now() - t);
+  }
+  return b;
+}
+
+function memory(): number {
+  gc();
+  gc();
+  const m = process.memoryUsage();
+  return m.heapUsed + m.external + m.arrayBuffers;
+}
+
+interface Row {
+  name: string;
+  mode: Mode;
+  events: number;
+  bytes: number;
+  scanMs: number;
+  parseMs: number;
+  replayMs: Record<string, number>;
+  memRatio: number;
+  exits: Record<string, { total: number; pf: number; fill: number; inject: number; emulate: number; cr3: number }>;
+}
+
+function benchOne(mode: Mode, events: number, spaces: number, dir: string): Row {
+  const text = generateTrace({ mode, events, spaces, seed: 2007 });
+  const file = join(dir, `kbuild-${mode}-${events}.mmutrace`);
+  writeFileSync(file, text);
+  const runs = 3;
+  const scanMs = best(runs, () => rawLineScan(text));
+  let parsed = parseTrace(text);
+  if (parsed.hasErrors) throw new Error(`generated trace does not parse: ${parsed.diagnostics[0]!.line}: ${parsed.diagnostics[0]!.message}`);
+  const parseMs = best(runs, () => {
+    parsed = parseTrace(text);
+  });
+  const program = parsed.program;
+  const replayMs: Record<string, number> = {};
+  const exits: Row['exits'] = {};
+  for (const policy of ['zap', 'update']) {
+    let m: Machine | undefined;
+    replayMs[policy] = best(runs, () => {
+      m = new Machine(program, { policy });
+      m.run();
+    });
+    const e = m!.mmu.exits;
+    exits[policy] = { total: e.total, pf: e.pf, fill: e.fill, inject: e.inject, emulate: e.emulate, cr3: e.cr3 };
+  }
+  // Memory: what a loaded and replayed trace holds (program + machine), the text dropped.
+  parsed = undefined as never;
+  gc();
+  const before = memory();
+  const keep = { p: parseTrace(readFileSync(file, 'utf8')) };
+  const m = new Machine(keep.p.program, { policy: 'update' });
+  m.run();
+  const after = memory();
+  const memRatio = (after - before) / Buffer.byteLength(text);
+  void keep;
+  return { name: file, mode, events: program.events.count, bytes: Buffer.byteLength(text), scanMs, parseMs, replayMs, memRatio, exits };
+}
+
+function main(): void {
+  const dir = join(tmpdir(), 'mmutrace-bench');
+  mkdirSync(dir, { recursive: true });
+  const events = Number(process.env.MMUTRACE_BENCH_EVENTS ?? 1_000_000);
+  const rows = [benchOne('64', events, 300, dir), benchOne('32', Math.round(events / 4), 200, dir), benchOne('pae', Math.round(events / 4), 200, dir)];
+  const f = (x: number, d = 1): string => x.toFixed(d);
+  console.log('mmutrace bench (best of 3; replay without audit)\n');
+  for (const r of rows) {
+    const eps = (ms: number): string => `${f(r.events / ms / 1000, 2)} M rows/s`;
+    const upd = r.replayMs.update!;
+    console.log(`${r.name}: mode ${r.mode}, ${r.events} rows, ${f(r.bytes / 1e6)} MB`);
+    console.log(`  raw line scan      ${f(r.scanMs)} ms  (${eps(r.scanMs)})`);
+    console.log(`  parse              ${f(r.parseMs)} ms  (${eps(r.parseMs)}; ${f((r.scanMs / r.parseMs) * 100)}% of the scan's speed)`);
+    console.log(`  replay zap         ${f(r.replayMs.zap!)} ms  (${eps(r.replayMs.zap!)})`);
+    console.log(`  replay update      ${f(upd)} ms  (${eps(upd)})`);
+    console.log(`  parse + replay     ${f(r.parseMs + upd)} ms  (${f((r.scanMs / (r.parseMs + upd)) * 100)}% of the scan's speed)`);
+    console.log(`  memory held        ${f(r.memRatio, 2)}x the file's size (program + machine after replay)`);
+    const z = r.exits.zap!;
+    const u = r.exits.update!;
+    console.log(`  exits zap          total ${z.total}: pf ${z.pf} (fill ${z.fill}, inject ${z.inject}, emulate ${z.emulate}), cr3 ${z.cr3}`);
+    console.log(`  exits update       total ${u.total}: pf ${u.pf} (fill ${u.fill}, inject ${u.inject}, emulate ${u.emulate}), cr3 ${u.cr3}`);
+    console.log(`  update removes     ${z.pf - u.pf} page-fault exits: ${f(((z.pf - u.pf) / z.pf) * 100)}% of zap's\n`);
+  }
+}
+
+main();
