@@ -83,7 +83,8 @@ export function generateTrace(o: GenOptions): string {
     for (let k = 0; k < slice && n < o.events; k++) {
       const x = rnd();
       const r = p.regions[pick(REGIONS)]!;
-      const i = pick(PAGES_PER_REGION);
+      // Most accesses go to a few hot pages of each region (the first 8); the rest anywhere in it.
+      const i = rnd() < 0.85 ? pick(8) : pick(PAGES_PER_REGION);
       const state = r.pages[i]!;
       if (state === 0) {
         // Demand fault: the access faults into the guest, the handler fills the pte, the access is retried.
