@@ -113,6 +113,8 @@ export class Auditor {
     this.event = event;
     this.fresh = [];
     const sh = this.shadow;
+    // Most events complete in the shadow and change nothing.
+    if (sh.changes.length === 0 && sh.created.length === 0 && reloaded.length === 0) return this.fresh;
     for (const c of sh.changes) {
       const { page, index } = c;
       if (!page.alive) continue;
@@ -125,18 +127,19 @@ export class Auditor {
     for (const p of sh.created) {
       if (!p.role.metaphysical && p.alive) for (const e of sh.rmap.get(p.gfn) ?? []) this.check1(e.page, e.index);
     }
-    const roots = new Set(reloaded);
-    for (const v of roots) this.check3Tree(v);
+    for (const v of reloaded) this.check3Tree(v);
+    if (sh.changes.length === 0) return this.fresh;
     // Paths through entries written this event, from vCPUs whose tree was not checked whole.
-    const done = new Set<string>();
+    const vcpus = this.distinctVcpus();
+    const done = new Set<number>();
     for (const c of sh.changes) {
       const { page, index } = c;
       if (!page.alive || page.spt[index] === 0) continue;
-      const key = `${page.uid}:${index}`;
+      const key = page.uid * 512 + index;
       if (done.has(key)) continue;
       done.add(key);
-      for (const path of this.pathsTo(page)) {
-        if (roots.has(path.vcpu)) continue;
+      for (const path of this.pathsTo(page, vcpus)) {
+        if (reloaded.includes(path.vcpu)) continue;
         this.check3Below(path.vcpu, page, index, path.va);
       }
     }
@@ -204,9 +207,11 @@ export class Auditor {
 
   /** vCPUs with distinct roots (two vCPUs on one CR3 walk the same paths), except in mode pae where PDPTEs may differ. */
   private distinctVcpus(): VCpu[] {
+    const all = this.mmu.vcpus;
+    if (all.length === 1) return all;
     const out: VCpu[] = [];
     const keys = new Set<string>();
-    for (const v of this.mmu.vcpus) {
+    for (const v of all) {
       const key = `${v.cr3}:${[...v.pdpteLo].join(',')}:${[...v.pdpteHi].join(',')}`;
       if (keys.has(key)) continue;
       keys.add(key);
@@ -252,9 +257,8 @@ export class Auditor {
   }
 
   /** Every path from a vCPU's current root to `page`: the vCPU and the page's first address on that path. */
-  private pathsTo(page: ShadowPage): { vcpu: VCpu; va: number }[] {
+  private pathsTo(page: ShadowPage, vcpus: readonly VCpu[]): { vcpu: VCpu; va: number }[] {
     const out: { vcpu: VCpu; va: number }[] = [];
-    const vcpus = this.distinctVcpus();
     const visit = (p: ShadowPage, below: number, depth: number): void => {
       if (out.length >= MAX_PATHS || depth > 5) return;
       for (const v of vcpus) {
