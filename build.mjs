@@ -12,3 +12,41 @@ const entries = [
 await Promise.all(
   entries.filter((e) => existsSync(e.in)).map((e) => build({ ...node, entryPoints: [e.in], outfile: e.out })),
 );
+
+// The VS Code extension (src/extension): a CommonJS bundle for the desktop
+// (`main`) and one for the web build of VS Code (`browser`), `vscode` left to
+// the host. Both carry the parser, the engine and the debug session (the
+// adapter runs in-process), so the .vsix needs no node_modules.
+const extension = {
+  bundle: true,
+  format: 'cjs',
+  external: ['vscode'],
+  sourcemap: true,
+  minify: true,
+  keepNames: true,
+  logLevel: 'warning',
+};
+// In the browser, the two Node modules that @vscode/debugadapter requires
+// (`events` for its EventEmitter, `url` for path/URI conversion) come from
+// small shims, and so do the Node globals the session uses (`process`,
+// `setImmediate`, `Buffer`); the stdio runner and file logger of
+// @vscode/debugadapter have browser stubs of their own.
+const shims = 'src/extension/web/shims';
+if (existsSync('src/extension/extension.ts')) {
+  await Promise.all([
+    build({ ...extension, platform: 'node', target: 'node20', entryPoints: ['src/extension/extension.ts'], outfile: 'dist/extension.js' }),
+    build({
+      ...extension,
+      platform: 'browser',
+      target: 'es2022',
+      entryPoints: ['src/extension/web.ts'],
+      outfile: 'dist/web/extension.js',
+      // The session's Node file reader (a dynamic import, never called here: the
+      // extension gives it a reader over vscode.workspace.fs) stays out.
+      external: ['vscode', 'node:*'],
+      alias: { events: `./${shims}/events.ts`, url: `./${shims}/url.ts` },
+      inject: [`./${shims}/globals.ts`],
+      define: { global: 'globalThis' },
+    }),
+  ]);
+}
