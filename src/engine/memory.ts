@@ -18,9 +18,16 @@ if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) {
   throw new Error('mmutrace needs a little-endian host');
 }
 
+/**
+ * Copy-on-write generations, shared by every memory: a page may be written in
+ * place only by the memory whose current generation made it. One counter for
+ * all memories keeps a snapshot restored into another machine safe.
+ */
+let generations = 0;
+
 export class GuestMemory {
   private pages = new Map<number, Page>();
-  private epoch = 0;
+  private epoch = ++generations;
 
   /** Number of pages that hold data. */
   get pageCount(): number {
@@ -113,13 +120,13 @@ export class GuestMemory {
 
   snapshot(): MemorySnapshot {
     const snap = { pages: new Map(this.pages) };
-    this.epoch++;
+    this.epoch = ++generations;
     return snap;
   }
 
   restore(s: MemorySnapshot): void {
     this.pages = new Map(s.pages);
-    this.epoch++;
+    this.epoch = ++generations;
   }
 
   /** True when both memories hold the same bytes everywhere. */

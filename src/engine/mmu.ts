@@ -310,7 +310,8 @@ export class Mmu {
     }
     const spte = leaf.page.spt[leaf.index]!;
     if (leaf.page.alive && spte !== 0 && !this.shadow.isShadowed(gfn)) {
-      this.shadow.setSpte(leaf.page, leaf.index, spte | PT_WRITABLE);
+      // Entries are exact numbers above 2^32 (bits.ts): add W, never `|` (ToInt32 would drop the frame's high bits and NX).
+      this.shadow.setSpte(leaf.page, leaf.index, spteFlags(spte) & PT_WRITABLE ? spte : spte + PT_WRITABLE);
       rec?.step('set_pte', `leaf spte in ${leaf.page.describe()} [${leaf.index}] made writable`);
     }
     rec?.leave();

@@ -437,12 +437,16 @@ export class ShadowMmu {
       const p = new ShadowPage(img.uid, img.gfn, img.role, img.bornAt);
       p.rootCount = img.rootCount;
       byUid.set(img.uid, p);
-      const list = this.hash.get(p.gfn);
-      if (list) list.push(p);
-      else this.hash.set(p.gfn, [p]);
       if (!p.role.metaphysical) this.shadowedCount.set(p.gfn, (this.shadowedCount.get(p.gfn) ?? 0) + 1);
       this.appendYoungest(p);
       this.alive++;
+    }
+    // Hash lists in allocation order, as getPage builds them (the age order differs once a
+    // root in use has been zapped, and kvm_mmu_pte_write zaps a frame's pages in list order).
+    for (const p of [...byUid.values()].sort((a, b) => a.uid - b.uid)) {
+      const list = this.hash.get(p.gfn);
+      if (list) list.push(p);
+      else this.hash.set(p.gfn, [p]);
     }
     for (const img of s.pages) {
       const p = byUid.get(img.uid)!;
