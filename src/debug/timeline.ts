@@ -1,0 +1,402 @@
+// The timeline: one Machine that can be moved to any row of the program,
+// forwards by running it and backwards by restoring a checkpoint and running
+// it again (the engine is deterministic). No DAP here.
+//
+// Checkpoints are Machine snapshots taken the first time execution passes a
+// point, about every CHECKPOINT_MS of replay (so that going back to any row
+// re-runs at most that much), without their guest memory: guest memory is
+// moved back with an undo log of every store the engine makes (the old
+// bytes, 12 or 16 bytes a store; a store that changes nothing is not
+// logged), so a checkpoint costs the shadow pages that changed since the
+// previous one, not copies of guest pages. Shadow page images that did not
+// change are shared between checkpoints.
+
+import { type MachineSnapshot, type Machine, type StepRecorder } from '../engine';
+import { Op } from '../trace';
+
+type ShadowImage = MachineSnapshot['shadow']['pages'][number];
+
+interface Checkpoint {
+  /** machine.pos at the checkpoint. */
+  pos: number;
+  snap: MachineSnapshot;
+  /** Undo log length at the checkpoint. */
+  undoLen: number;
+  /** Exits per vCPU (the engine counts them globally only). */
+  vcpuExits: Float64Array;
+  lastEventRow: number;
+}
+
+/** The smallest and largest gap between checkpoints, in rows. */
+export const MIN_CHECKPOINT_GAP = 512;
+export const MAX_CHECKPOINT_GAP = 16384;
+/** Replay time between checkpoints (ms): about the most a step backwards re-runs. */
+export const CHECKPOINT_MS = 5;
+/** Checkpoints may cost at most 1/this of the replay time (the gap grows when snapshots are slow). */
+const CHECKPOINT_COST_RATIO = 15;
+/** Undo log chunks, in 32-bit words. */
+const CHUNK_BITS = 16;
+const CHUNK = 1 << CHUNK_BITS;
+
+export class Timeline {
+  readonly machine: Machine;
+  /** Asked for more rows when the machine runs out (the parser may still be reading the file). Returns false at the real end. */
+  private readonly moreRows: (needed: number) => boolean;
+
+  // The undo log of guest memory stores, in chunks of 32-bit words. A record
+  // is [gpa low 32 bits, old low 32 bits, (old high 32 bits,) tag] with tag =
+  // gpa bits 32..51 | size << 20 | has-high << 24: read backwards from its tag.
+  private chunks: Uint32Array[] = [new Uint32Array(CHUNK)];
+  private uLen = 0;
+  private logging = true;
+  private readonly rawWriteLoHi: (gpa: number, lo: number, hi: number, size: number) => void;
+
+  private readonly checkpoints: Checkpoint[] = [];
+  private nextCheckpoint = 0;
+  private gap = MIN_CHECKPOINT_GAP;
+  private fixedGap = false;
+  private lastCheckpointPos = 0;
+  /** Replay time since the last checkpoint (sampled every 32 rows at the frontier). */
+  private accMs = 0;
+  private snapMs = 0;
+  private rowMs = 0;
+  private sampleAt = 0;
+  private sampleRows = 0;
+
+  /** Exits per vCPU so far. */
+  vcpuExits: Float64Array;
+  /** Row of the last event run (-1 before the first), and its range in the undo log. */
+  lastEventRow = -1;
+  lastEventUndoStart = 0;
+  lastEventUndoEnd = 0;
+  /** Rows run (for the benchmark and tests). */
+  rowsRun = 0;
+
+  /** `gap` fixes the distance between checkpoints (tests); by default it adapts. */
+  constructor(machine: Machine, moreRows: (needed: number) => boolean, opts: { gap?: number } = {}) {
+    this.machine = machine;
+    if (opts.gap !== undefined) {
+      this.gap = opts.gap;
+      this.fixedGap = true;
+    }
+    this.moreRows = moreRows;
+    this.vcpuExits = new Float64Array(machine.mmu.vcpus.length);
+    const mem = machine.mem;
+    const rawWriteLoHi = mem.writeLoHi.bind(mem);
+    const rawWrite32 = mem.write32.bind(mem);
+    this.rawWriteLoHi = rawWriteLoHi;
+    // Every store to guest memory goes through these two (GuestMemory.write calls writeLoHi).
+    mem.writeLoHi = (gpa: number, lo: number, hi: number, size: number): void => {
+      if (this.logging) this.logOld(gpa, size, lo, hi);
+      rawWriteLoHi(gpa, lo, hi, size);
+    };
+    mem.write32 = (gpa: number, v: number): void => {
+      if (this.logging) this.logOld(gpa, 4, v, 0);
+      rawWrite32(gpa, v);
+    };
+    this.checkpoint();
+  }
+
+  get program() {
+    return this.machine.program;
+  }
+
+  /** The next row to run. */
+  get pos(): number {
+    return this.machine.pos;
+  }
+
+  get checkpointCount(): number {
+    return this.checkpoints.length;
+  }
+
+  /** Bytes held by the undo log and the checkpoints (an estimate, for the benchmark). */
+  memoryEstimate(): { undoBytes: number; checkpoints: number; checkpointBytes: number } {
+    const undoBytes = this.chunks.length * CHUNK * 4;
+    const seen = new Set<ShadowImage>();
+    let bytes = 0;
+    for (const c of this.checkpoints) {
+      bytes += 400 + c.snap.vcpus.length * 120;
+      for (const p of c.snap.shadow.pages) {
+        if (seen.has(p)) continue;
+        seen.add(p);
+        bytes += 160 + p.idx.byteLength + p.val.byteLength + (p.children ? p.children.length * 8 + 16 : 0) + p.parents.length * 40;
+      }
+    }
+    return { undoBytes, checkpoints: this.checkpoints.length, checkpointBytes: bytes };
+  }
+
+  private word(i: number): number {
+    return this.chunks[i >>> CHUNK_BITS]![i & (CHUNK - 1)]!;
+  }
+
+  private push(w: number): void {
+    const c = this.uLen >>> CHUNK_BITS;
+    if (c === this.chunks.length) this.chunks.push(new Uint32Array(CHUNK));
+    this.chunks[c]![this.uLen & (CHUNK - 1)] = w;
+    this.uLen++;
+  }
+
+  /** Logs the bytes a store of `size` bytes at `gpa` is about to overwrite (unless it writes the same bytes). */
+  private logOld(gpa: number, size: number, newLo: number, newHi: number): void {
+    const mem = this.machine.mem;
+    let lo = 0;
+    let hi = 0;
+    if ((gpa & 3) === 0 && (size === 4 || size === 8)) {
+      lo = mem.read32(gpa);
+      if (size === 8) hi = mem.read32(gpa + 4);
+    } else {
+      for (let k = 0; k < size; k++) {
+        const b = mem.readByte(gpa + k);
+        if (k < 4) lo |= b << (8 * k);
+        else hi |= b << (8 * (k - 4));
+      }
+      lo >>>= 0;
+      hi >>>= 0;
+    }
+    const mask = size >= 4 ? 0xffffffff : (1 << (8 * size)) - 1;
+    const hmask = size === 8 ? 0xffffffff : size > 4 ? (1 << (8 * (size - 4))) - 1 : 0;
+    if (((lo ^ newLo) & mask) === 0 && ((hi ^ newHi) & hmask) === 0) return;
+    const gpaHi = Math.floor(gpa / 4294967296);
+    this.push(gpa >>> 0);
+    this.push(lo);
+    if (hi !== 0) this.push(hi);
+    this.push((gpaHi | (size << 20) | (hi !== 0 ? 1 << 24 : 0)) >>> 0);
+  }
+
+  /** The records in [from, to) words, newest first. */
+  private *records(from: number, to: number): Generator<{ gpa: number; size: number; lo: number; hi: number }> {
+    let i = to;
+    while (i > from) {
+      const tag = this.word(i - 1);
+      const hasHi = (tag >>> 24) & 1;
+      const len = 3 + hasHi;
+      const start = i - len;
+      const gpa = (tag & 0xfffff) * 4294967296 + this.word(start);
+      yield { gpa, size: (tag >>> 20) & 0xf, lo: this.word(start + 1), hi: hasHi ? this.word(start + 2) : 0 };
+      i = start;
+    }
+  }
+
+  /** The stores of the last event run, oldest first: guest-physical address, size, and the old bytes as low/high halves. */
+  lastEventStores(): { gpa: number; size: number; lo: number; hi: number }[] {
+    return [...this.records(this.lastEventUndoStart, Math.min(this.lastEventUndoEnd, this.uLen))].reverse();
+  }
+
+  /**
+   * The value a guest-memory range [gpa, gpa+size) had before the last event
+   * (undefined when the last event did not change it).
+   */
+  valueBeforeLastEvent(gpa: number, size: number): bigint | undefined {
+    const bytes: number[] = [];
+    const mem = this.machine.mem;
+    for (let k = 0; k < size; k++) bytes.push(mem.readByte(gpa + k));
+    let touched = false;
+    for (const r of this.records(this.lastEventUndoStart, Math.min(this.lastEventUndoEnd, this.uLen))) {
+      if (r.gpa + r.size <= gpa || r.gpa >= gpa + size) continue;
+      for (let k = 0; k < r.size; k++) {
+        const at = r.gpa + k - gpa;
+        if (at < 0 || at >= size) continue;
+        const b = k < 4 ? (r.lo >>> (8 * k)) & 0xff : (r.hi >>> (8 * (k - 4))) & 0xff;
+        if (bytes[at] !== b) touched = true;
+        bytes[at] = b;
+      }
+    }
+    if (!touched) return undefined;
+    let v = 0n;
+    for (let k = size - 1; k >= 0; k--) v = (v << 8n) | BigInt(bytes[k]!);
+    return v;
+  }
+
+  /** True when row `row` exists (asking the parser for more when needed). */
+  hasRow(row: number): boolean {
+    return row < this.program.events.count || this.moreRows(row + 1);
+  }
+
+  /** Runs one row. Returns false at the end of the program. */
+  stepOne(rec?: StepRecorder | null): boolean {
+    const m = this.machine;
+    const row = m.pos;
+    if (!this.hasRow(row)) return false;
+    const isEvent = m.program.events.op[row]! <= Op.Invlpg;
+    if (isEvent) this.lastEventUndoStart = this.uLen;
+    if (rec) {
+      rec.steps.length = 0;
+      m.recorder = rec;
+      try {
+        m.step();
+      } finally {
+        m.recorder = null;
+      }
+    } else {
+      m.step();
+    }
+    this.rowsRun++;
+    if (isEvent) {
+      this.lastEventRow = row;
+      this.lastEventUndoEnd = this.uLen;
+      if (m.mmu.exit !== null) this.vcpuExits[m.current]!++;
+    }
+    if (!this.fixedGap) {
+      // At the frontier, take a checkpoint after about CHECKPOINT_MS of replay.
+      if (++this.sampleRows >= 32) {
+        this.sampleRows = 0;
+        const now = performance.now();
+        const d = now - this.sampleAt;
+        // Only new ground counts, and a long gap was time spent stopped, not replaying.
+        if (d < 25 && m.pos > this.lastCheckpointPos) this.accMs += d;
+        this.sampleAt = now;
+        // Enough replay since the last checkpoint, and enough rows to keep snapshots cheap; or in any case after 3 × CHECKPOINT_MS.
+        if ((this.accMs >= CHECKPOINT_MS && m.pos >= this.nextCheckpoint) || this.accMs >= 3 * CHECKPOINT_MS) this.checkpoint();
+      }
+      if (m.pos >= this.nextCheckpoint + MAX_CHECKPOINT_GAP - this.gap) this.checkpoint();
+    } else if (m.pos >= this.nextCheckpoint) this.checkpoint();
+    return true;
+  }
+
+  private checkpoint(): void {
+    const m = this.machine;
+    const last = this.checkpoints[this.checkpoints.length - 1];
+    if (last && m.pos <= last.pos) {
+      this.nextCheckpoint = last.pos + this.gap;
+      return;
+    }
+    const replayMs = Math.max(this.accMs, 1e-3);
+    this.accMs = 0;
+    const t0 = performance.now();
+    // Guest memory is not kept (the undo log moves it back): skip its snapshot, which would
+    // copy the page map and make every page copy-on-write again.
+    const mem = m.mem;
+    const memSnapshot = mem.snapshot;
+    mem.snapshot = () => EMPTY_MEM;
+    let raw: MachineSnapshot;
+    try {
+      raw = m.snapshot();
+    } finally {
+      mem.snapshot = memSnapshot;
+    }
+    const snap = this.share(raw, last?.snap);
+    this.checkpoints.push({ pos: m.pos, snap, undoLen: this.uLen, vcpuExits: this.vcpuExits.slice(), lastEventRow: this.lastEventRow });
+    const t1 = performance.now();
+    // Adapt the gap so that checkpoints cost at most 1/CHECKPOINT_COST_RATIO of the replay
+    // (running averages, so that one slow snapshot, a GC pause, does not stretch the next gap).
+    if (last && !this.fixedGap) {
+      const rows = m.pos - last.pos;
+      const perRow = replayMs / Math.max(rows, 1);
+      this.snapMs = this.snapMs === 0 ? t1 - t0 : 0.8 * this.snapMs + 0.2 * (t1 - t0);
+      this.rowMs = this.rowMs === 0 ? perRow : 0.8 * this.rowMs + 0.2 * perRow;
+      const want = Math.ceil((this.snapMs * CHECKPOINT_COST_RATIO) / Math.max(this.rowMs, 1e-6));
+      this.gap = Math.min(MAX_CHECKPOINT_GAP, Math.max(MIN_CHECKPOINT_GAP, want));
+    }
+    this.lastCheckpointPos = m.pos;
+    this.nextCheckpoint = m.pos + this.gap;
+  }
+
+  /** Drops the guest memory from a snapshot and shares what did not change with the previous checkpoint. */
+  private share(s: MachineSnapshot, prev: MachineSnapshot | undefined): MachineSnapshot {
+    let pages = s.shadow.pages;
+    if (prev) {
+      const byUid = new Map<number, ShadowImage>();
+      for (const p of prev.shadow.pages) byUid.set(p.uid, p);
+      pages = s.shadow.pages.map((p) => {
+        const q = byUid.get(p.uid);
+        return q !== undefined && sameImage(p, q) ? q : p;
+      });
+    }
+    const audit = prev?.audit && s.audit && prev.audit.violations.length === s.audit.violations.length ? prev.audit : s.audit;
+    return { ...s, mem: EMPTY_MEM, shadow: { ...s.shadow, pages }, audit };
+  }
+
+  /**
+   * Moves the machine so that the next row to run is `pos`. Backwards, it
+   * restores the nearest checkpoint at or before the last event before `pos`
+   * (so that the marks of what that event changed are there again) and runs
+   * forward. Returns false when `pos` is past the end of the program.
+   */
+  seek(pos: number): boolean {
+    const m = this.machine;
+    if (pos < m.pos) {
+      const t = this.program.events;
+      let anchor = pos - 1;
+      while (anchor >= 0 && t.op[anchor]! > Op.Invlpg) anchor--;
+      const c = this.checkpointAtOrBefore(anchor >= 0 ? anchor : pos);
+      this.restore(c);
+    }
+    while (m.pos < pos) if (!this.stepOne()) return false;
+    return true;
+  }
+
+  private checkpointAtOrBefore(pos: number): Checkpoint {
+    const cs = this.checkpoints;
+    let lo = 0;
+    let hi = cs.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (cs[mid]!.pos <= pos) lo = mid;
+      else hi = mid - 1;
+    }
+    return cs[lo]!;
+  }
+
+  /** Puts the machine exactly at the checkpoint taken at `pos` (a checkpoint position; backward scans start there). */
+  seekCheckpoint(pos: number): void {
+    const c = this.checkpointAtOrBefore(pos);
+    if (this.machine.pos !== c.pos || c.pos !== pos) this.restore(c);
+    while (this.machine.pos < pos) if (!this.stepOne()) return;
+  }
+
+  /** The position of the checkpoint at or before `pos` (for backward scans in segments). */
+  checkpointPosAtOrBefore(pos: number): number {
+    return this.checkpointAtOrBefore(pos).pos;
+  }
+
+  private restore(c: Checkpoint): void {
+    const m = this.machine;
+    // Guest memory first: undo every store made since the checkpoint, newest first.
+    this.logging = false;
+    try {
+      let i = this.uLen;
+      while (i > c.undoLen) {
+        const tag = this.word(i - 1);
+        const hasHi = (tag >>> 24) & 1;
+        const start = i - 3 - hasHi;
+        this.rawWriteLoHi((tag & 0xfffff) * 4294967296 + this.word(start), this.word(start + 1), hasHi ? this.word(start + 2) : 0, (tag >>> 20) & 0xf);
+        i = start;
+      }
+    } finally {
+      this.logging = true;
+    }
+    this.uLen = c.undoLen;
+    // Keep one spare chunk beyond the one in use.
+    const keep = (this.uLen >>> CHUNK_BITS) + 2;
+    if (this.chunks.length > keep) this.chunks.length = keep;
+    // The undo log has put guest memory back already: skip GuestMemory.restore (it would copy
+    // the page map and make every page copy-on-write for the replay that follows).
+    const mem = m.mem;
+    const memRestore = mem.restore;
+    mem.restore = () => undefined;
+    try {
+      m.restore(c.snap);
+    } finally {
+      mem.restore = memRestore;
+    }
+    // ShadowMmu.restore rebuilds the hash lists in age order; the engine keeps
+    // them in allocation order (uid order), which kvm_mmu_pte_write iterates.
+    for (const list of m.shadow.hash.values()) if (list.length > 1) list.sort((a, b) => a.uid - b.uid);
+    this.vcpuExits = c.vcpuExits.slice();
+    this.lastEventRow = c.lastEventRow;
+    this.lastEventUndoStart = this.lastEventUndoEnd = this.uLen;
+  }
+}
+
+const EMPTY_MEM = { pages: new Map() } as unknown as MachineSnapshot['mem'];
+
+function sameImage(a: ShadowImage, b: ShadowImage): boolean {
+  if (a.rootCount !== b.rootCount || a.idx.length !== b.idx.length || a.parents.length !== b.parents.length) return false;
+  for (let i = 0; i < a.idx.length; i++) if (a.idx[i] !== b.idx[i] || a.val[i] !== b.val[i]) return false;
+  if (a.children) {
+    for (let i = 0; i < a.children.length; i++) if (a.children[i] !== b.children![i]) return false;
+  }
+  for (let i = 0; i < a.parents.length; i++) if (a.parents[i]![0] !== b.parents[i]![0] || a.parents[i]![1] !== b.parents[i]![1]) return false;
+  return true;
+}

@@ -1,0 +1,78 @@
+// Generators of large traces for the debugger's tests and benchmark. A small
+// seeded PRNG makes every trace reproducible.
+
+/** mulberry32: a tiny deterministic PRNG. Returns floats in [0, 1). */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export interface BigTraceOptions {
+  /** Event lines to generate (default 1,000,000). */
+  events?: number;
+  /** Pages mapped per address space (default 300). */
+  pages?: number;
+  /** Address spaces (default 4). */
+  spaces?: number;
+  seed?: number;
+}
+
+/**
+ * A long mode-64 trace: mostly `read`/`write` over a few hundred pages of a
+ * few address spaces, with an occasional guest `pte` store (trapped once its
+ * page table is shadowed; it remaps a page to another frame of the same
+ * space) and a `cr3` switch between the spaces. Addresses are user-space
+ * addresses of a 64-bit Linux process (the mmap area, 0x7f…), values small.
+ */
+export function bigTrace(opts: BigTraceOptions = {}): string {
+  const events = opts.events ?? 1_000_000;
+  const pages = opts.pages ?? 300;
+  const spaces = opts.spaces ?? 4;
+  const rnd = prng(opts.seed ?? 1);
+  const base = 0x7f3a_0040_0000;
+  const out: string[] = ['# generated: a long trace for the debugger benchmark', 'mode 64', 'cpl kernel'];
+  const frame0 = (s: number): number => 0x1000000 + s * 0x1000000;
+  for (let s = 0; s < spaces; s++) {
+    out.push(`space s${s}`);
+    out.push(`map 0x${base.toString(16)}..0x${(base + pages * 4096).toString(16)} = 0x${frame0(s).toString(16)} P W U A D`);
+  }
+  let space = 0;
+  for (let i = 0; i < events; i++) {
+    const r = rnd();
+    const page = Math.floor(rnd() * pages);
+    const va = base + page * 4096 + (Math.floor(rnd() * 512) << 3);
+    if (r < 0.6) out.push(`read 0x${va.toString(16)}`);
+    else if (r < 0.97) out.push(`write 0x${va.toString(16)} = 0x${(i & 0xffff).toString(16)}`);
+    else if (r < 0.995) {
+      const frame = frame0(space) + Math.floor(rnd() * pages) * 4096;
+      out.push(`pte 0x${(base + page * 4096).toString(16)} = 0x${frame.toString(16)} P W U A${rnd() < 0.5 ? ' D' : ''}`);
+    } else {
+      space = (space + 1 + Math.floor(rnd() * (spaces - 1))) % spaces;
+      out.push(`cr3 s${space}`);
+    }
+  }
+  out.push('');
+  return out.join('\n');
+}
+
+/**
+ * A trace whose shadow holds about `n` shadow pages: `n` guest page tables
+ * (one per 2 MiB region), each touched once, with `shadow-pages` above n so
+ * that nothing is reclaimed.
+ */
+export function manyPagesTrace(n: number): string {
+  const out: string[] = ['# generated: thousands of shadow pages', 'mode 64', `shadow-pages ${n + 64}`, 'space big'];
+  for (let i = 0; i < n; i++) {
+    const va = 0x40000000 + i * 0x200000;
+    out.push(`map 0x${va.toString(16)} = 0x${(0x100000 + i * 0x1000).toString(16)} P W U A D`);
+  }
+  for (let i = 0; i < n; i++) out.push(`read 0x${(0x40000000 + i * 0x200000).toString(16)}`);
+  out.push('');
+  return out.join('\n');
+}
