@@ -70,8 +70,9 @@ async function nodeReadFile(path: string): Promise<string> {
   return typeof isAscii === 'function' && isAscii(buf) ? buf.toString('latin1') : buf.toString('utf8');
 }
 
-function resolvePath(p: string, cwd: string | undefined): string {
-  if (/^([a-zA-Z]:[\\/]|[\\/])/.test(p)) return p;
+export function resolvePath(p: string, cwd: string | undefined): string {
+  // Absolute: a POSIX or Windows path, or a URI (`vscode-vfs://…`, `file:///…`: a scheme of two letters or more).
+  if (/^([a-zA-Z]:[\\/]|[\\/]|[a-zA-Z][a-zA-Z0-9+.-]+:)/.test(p)) return p;
   const base = cwd ?? (typeof process !== 'undefined' ? process.cwd() : '/');
   return `${base.replace(/[\\/]+$/, '')}/${p}`;
 }

@@ -49,7 +49,6 @@ export class Timeline {
   private chunks: Uint32Array[] = [new Uint32Array(CHUNK)];
   private uLen = 0;
   private logging = true;
-  private readonly rawWriteLoHi: (gpa: number, lo: number, hi: number, size: number) => void;
 
   private readonly checkpoints: Checkpoint[] = [];
   private nextCheckpoint = 0;
@@ -81,18 +80,9 @@ export class Timeline {
     }
     this.moreRows = moreRows;
     this.vcpuExits = new Float64Array(machine.mmu.vcpus.length);
-    const mem = machine.mem;
-    const rawWriteLoHi = mem.writeLoHi.bind(mem);
-    const rawWrite32 = mem.write32.bind(mem);
-    this.rawWriteLoHi = rawWriteLoHi;
-    // Every store to guest memory goes through these two (GuestMemory.write calls writeLoHi).
-    mem.writeLoHi = (gpa: number, lo: number, hi: number, size: number): void => {
+    // Every store to guest memory passes the hook before it lands.
+    machine.mem.storeHook = (gpa, size, lo, hi) => {
       if (this.logging) this.logOld(gpa, size, lo, hi);
-      rawWriteLoHi(gpa, lo, hi, size);
-    };
-    mem.write32 = (gpa: number, v: number): void => {
-      if (this.logging) this.logOld(gpa, 4, v, 0);
-      rawWrite32(gpa, v);
     };
     this.checkpoint();
   }
@@ -264,17 +254,9 @@ export class Timeline {
     const replayMs = Math.max(this.accMs, 1e-3);
     this.accMs = 0;
     const t0 = performance.now();
-    // Guest memory is not kept (the undo log moves it back): skip its snapshot, which would
+    // Guest memory is not kept (the undo log moves it back): no memory snapshot, which would
     // copy the page map and make every page copy-on-write again.
-    const mem = m.mem;
-    const memSnapshot = mem.snapshot;
-    mem.snapshot = () => EMPTY_MEM;
-    let raw: MachineSnapshot;
-    try {
-      raw = m.snapshot();
-    } finally {
-      mem.snapshot = memSnapshot;
-    }
+    const raw = m.snapshot({ memory: false });
     const snap = this.share(raw, last?.snap);
     this.checkpoints.push({ pos: m.pos, snap, undoLen: this.uLen, vcpuExits: this.vcpuExits.slice(), lastEventRow: this.lastEventRow });
     const t1 = performance.now();
@@ -304,7 +286,7 @@ export class Timeline {
       });
     }
     const audit = prev?.audit && s.audit && prev.audit.violations.length === s.audit.violations.length ? prev.audit : s.audit;
-    return { ...s, mem: EMPTY_MEM, shadow: { ...s.shadow, pages }, audit };
+    return { ...s, shadow: { ...s.shadow, pages }, audit };
   }
 
   /**
@@ -360,7 +342,7 @@ export class Timeline {
         const tag = this.word(i - 1);
         const hasHi = (tag >>> 24) & 1;
         const start = i - 3 - hasHi;
-        this.rawWriteLoHi((tag & 0xfffff) * 4294967296 + this.word(start), this.word(start + 1), hasHi ? this.word(start + 2) : 0, (tag >>> 20) & 0xf);
+        this.machine.mem.writeLoHi((tag & 0xfffff) * 4294967296 + this.word(start), this.word(start + 1), hasHi ? this.word(start + 2) : 0, (tag >>> 20) & 0xf);
         i = start;
       }
     } finally {
@@ -370,26 +352,14 @@ export class Timeline {
     // Keep one spare chunk beyond the one in use.
     const keep = (this.uLen >>> CHUNK_BITS) + 2;
     if (this.chunks.length > keep) this.chunks.length = keep;
-    // The undo log has put guest memory back already: skip GuestMemory.restore (it would copy
-    // the page map and make every page copy-on-write for the replay that follows).
-    const mem = m.mem;
-    const memRestore = mem.restore;
-    mem.restore = () => undefined;
-    try {
-      m.restore(c.snap);
-    } finally {
-      mem.restore = memRestore;
-    }
-    // ShadowMmu.restore rebuilds the hash lists in age order; the engine keeps
-    // them in allocation order (uid order), which kvm_mmu_pte_write iterates.
-    for (const list of m.shadow.hash.values()) if (list.length > 1) list.sort((a, b) => a.uid - b.uid);
+    // The undo log has put guest memory back already; the snapshot holds none.
+    m.restore(c.snap);
     this.vcpuExits = c.vcpuExits.slice();
     this.lastEventRow = c.lastEventRow;
     this.lastEventUndoStart = this.lastEventUndoEnd = this.uLen;
   }
 }
 
-const EMPTY_MEM = { pages: new Map() } as unknown as MachineSnapshot['mem'];
 
 function sameImage(a: ShadowImage, b: ShadowImage): boolean {
   if (a.rootCount !== b.rootCount || a.idx.length !== b.idx.length || a.parents.length !== b.parents.length) return false;

@@ -1,6 +1,6 @@
 // The shadow MMU engine: no import of vscode or DAP.
 export * from './bits';
-export { GuestMemory } from './memory';
+export { GuestMemory, type StoreHook } from './memory';
 export { MODES, displayVa, shadowIndex, type PagingMode } from './paging';
 export * from './walk';
 export * from './shadow';

@@ -279,7 +279,12 @@ export class Machine {
   // -------------------------------------------------------------------------
   // Snapshots
 
-  snapshot(): MachineSnapshot {
+  /**
+   * A checkpoint of the whole machine. With `memory: false` guest memory is
+   * left out (a debugger that keeps its own undo log of stores); restoring
+   * such a snapshot leaves guest memory as it is.
+   */
+  snapshot(opts: { memory?: boolean } = {}): MachineSnapshot {
     return {
       pos: this.pos,
       row: this.row,
@@ -290,7 +295,7 @@ export class Machine {
       expectations: { ...this.expectations },
       failures: this.failures.length,
       exitsAtLabel: new Map(this.exitsAtLabel),
-      mem: this.mem.snapshot(),
+      mem: opts.memory === false ? undefined : this.mem.snapshot(),
       shadow: this.shadow.snapshot(),
       exits: { ...this.mmu.exits },
       faults: this.mmu.faults,
@@ -318,7 +323,7 @@ export class Machine {
     this.expectations = { ...s.expectations };
     this.failures.length = s.failures;
     this.exitsAtLabel = new Map(s.exitsAtLabel);
-    this.mem.restore(s.mem);
+    if (s.mem) this.mem.restore(s.mem);
     this.shadow.restore(s.shadow);
     this.mmu.exits = { ...s.exits };
     this.mmu.faults = s.faults;
@@ -359,7 +364,7 @@ export interface MachineSnapshot {
   readonly expectations: { passed: number; failed: number };
   readonly failures: number;
   readonly exitsAtLabel: ReadonlyMap<string, number>;
-  readonly mem: MemorySnapshot;
+  readonly mem: MemorySnapshot | undefined;
   readonly shadow: ShadowSnapshot;
   readonly exits: ExitCounters;
   readonly faults: number;

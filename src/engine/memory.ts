@@ -25,9 +25,14 @@ if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) {
  */
 let generations = 0;
 
+/** Called before each store with its place, size and new bytes (the debugger's undo log). */
+export type StoreHook = (gpa: number, size: number, newLo: number, newHi: number) => void;
+
 export class GuestMemory {
   private pages = new Map<number, Page>();
   private epoch = ++generations;
+  /** Sees every store before it lands (write32, writeLoHi and write all pass here). */
+  storeHook: StoreHook | null = null;
 
   /** Number of pages that hold data. */
   get pageCount(): number {
@@ -55,6 +60,7 @@ export class GuestMemory {
   }
 
   write32(gpa: number, v: number): void {
+    if (this.storeHook !== null) this.storeHook(gpa, 4, v, 0);
     this.writable(Math.floor(gpa / PAGE_SIZE)).u32[(gpa % PAGE_SIZE) >>> 2] = v;
   }
 
@@ -72,6 +78,7 @@ export class GuestMemory {
 
   /** Stores the low `size` bytes of lo/hi (within one page). */
   writeLoHi(gpa: number, lo: number, hi: number, size: number): void {
+    if (this.storeHook !== null) this.storeHook(gpa, size, lo, hi);
     const off = gpa % PAGE_SIZE;
     const page = this.writable(Math.floor(gpa / PAGE_SIZE));
     if (size === 8 && (off & 7) === 0) {
