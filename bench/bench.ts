@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { Machine } from '../src/engine';
 import { parseTrace } from '../src/trace';
 import type { Mode } from '../src/trace/ast';
+import { benchDebugger, cliReplayInProcess, formatDebugBench } from './debug-bench';
 import { generateTrace } from './gen';
 
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
@@ -110,7 +111,7 @@ function benchOne(mode: Mode, events: number, spaces: number, dir: string): Row 
   return { name: file, mode, events: program.events.count, bytes: Buffer.byteLength(text), scanMs, splitMs, parseMs, replayMs, memRatio, exits };
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const dir = join(tmpdir(), 'mmutrace-bench');
   mkdirSync(dir, { recursive: true });
   const events = Number(process.env.MMUTRACE_BENCH_EVENTS ?? 1_000_000);
@@ -134,6 +135,23 @@ function main(): void {
     console.log(`  exits update       total ${u.total}: pf ${u.pf} (fill ${u.fill}, inject ${u.inject}, emulate ${u.emulate}), cr3 ${u.cr3}`);
     console.log(`  update removes     ${z.pf - u.pf} page-fault exits: ${f(((z.pf - u.pf) / z.pf) * 100)}% of zap's\n`);
   }
+  // The debugger, over DAP against dist/adapter.js, on the 64-bit trace; the CLI's replay measured now, in this run.
+  const file = rows[0]!.name;
+  const cliPlain = Math.min(cliReplayInProcess(file, false), cliReplayInProcess(file, false));
+  const cliAudit = Math.min(cliReplayInProcess(file, true), cliReplayInProcess(file, true));
+  console.log(`CLI replay of ${file} (parse + replay, in this process): ${f(cliPlain, 0)} ms; with the audit: ${f(cliAudit, 0)} ms`);
+  const withAudit = await benchDebugger(file, cliAudit);
+  console.log(formatDebugBench(withAudit));
+  console.log(`  (continue is compared with the CLI's replay with the audit, the same work: the debugger audits by default;`);
+  console.log(`   against the CLI without the audit it is ${f(withAudit.continueToNearEndMs / cliPlain, 2)} ×)`);
+  const noAudit = await benchDebugger(file, cliPlain, { audit: false, memory: false });
+  console.log(formatDebugBench(noAudit));
 }
 
-main();
+main().then(
+  () => process.exit(0),
+  (e) => {
+    console.error(e);
+    process.exit(1);
+  },
+);
