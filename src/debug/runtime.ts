@@ -771,7 +771,7 @@ export class TraceRuntime {
           const m = this.machine;
           if (this.options!.logExits && m.mmu.exit !== null) this.logExit(p.row);
           const point = this.afterChecksWanted() || m.error !== null ? this.checkAfter(p.row, steps) : null;
-          const s = point ? this.decideForward(point) : null;
+          const s = point ? this.decide(point) : null;
           if (s && s.kind === 'stop') return this.stopAt(s.pos, s.stop);
           if (steps.length) {
             return this.stopAt({ kind: 'step', row: p.row, step: 0 }, { reason: 'step', description: steps[0]!.fn, vcpu: m.current, hitBreakpointIds: [] });
@@ -984,7 +984,7 @@ export class TraceRuntime {
           if ((++n & 63) === 0 && (performance.now() > deadline || this.pauseRequested)) return { kind: 'yield' };
           const point = this.beforeRows.size ? this.checkBefore(row) : null;
           if (point) {
-            const s = this.decideForward(point);
+            const s = this.decide(point);
             if (s) return s;
           }
           if (ctx.stepMode) {
@@ -997,7 +997,7 @@ export class TraceRuntime {
         if (afterChecks || m.error !== null) {
           const point = this.checkAfter(row, rec ? rec.steps : null);
           if (point) {
-            const s = this.decideForward(point);
+            const s = this.decide(point);
             if (s) return s;
           }
         }
@@ -1007,7 +1007,7 @@ export class TraceRuntime {
         if (op === Op.Expect && m.expect && !m.expect.passed && this.filters.has('expect')) {
           const point = this.checkExpect(row);
           if (point) {
-            const s = this.decideForward(point);
+            const s = this.decide(point);
             if (s) return s;
           }
         }
@@ -1023,8 +1023,8 @@ export class TraceRuntime {
     return this.filters.size > 0 || this.dataBps.length > 0 || this.functionBps.some((b) => b.match && b.verified);
   }
 
-  /** Applies hit counts and log points to a point met going forwards; a stop, or null. */
-  private decideForward(point: Point): ScanResult | null {
+  /** Applies hit counts and log points to a point met (going forwards or backwards); a stop, or null. */
+  private decide(point: Point): ScanResult | null {
     const stopping: Hit[] = [];
     for (const h of point.hits) {
       if (h.bp) {
@@ -1321,7 +1321,7 @@ export class TraceRuntime {
       tl.seekCheckpoint(start);
       const points = this.collect(start, ctx.limitKey);
       for (let i = points.length - 1; i >= 0; i--) {
-        const s = this.decideBackward(points[i]!);
+        const s = this.decide(points[i]!);
         if (s) {
           this.moveTo(s.kind === 'stop' ? s.pos : this.position);
           return s;
@@ -1387,27 +1387,6 @@ export class TraceRuntime {
     return points;
   }
 
-  /** Hit counts and log points for a point met going backwards. */
-  private decideBackward(point: Point): ScanResult | null {
-    const stopping: Hit[] = [];
-    for (const h of point.hits) {
-      if (h.bp) {
-        if (!h.bp.verified) continue;
-        if (h.condError === undefined) {
-          h.bp.hits++;
-          if (!hitConditionHolds(h.bp.hit, h.bp.hits)) continue;
-        }
-        if (h.log !== undefined && h.condError === undefined) {
-          this.host.output('console', h.log + '\n', this.lineOfRow(point.row));
-          continue;
-        }
-      }
-      stopping.push(h);
-    }
-    if (!stopping.length) return null;
-    const res = this.makeStop(point, stopping);
-    return res;
-  }
 
   // ---------------------------------------------------------------------------
   // The other policies' counters

@@ -22,6 +22,7 @@
 // - A condition is true when it is a nonzero integer, `true`, or a non-empty
 //   string (truthy).
 
+import { PREC } from './parse';
 import type { ExprEnv, Value, ValueRecord } from './api';
 import { ExprError, type BinaryExpr, type Expr } from './nodes';
 
@@ -321,26 +322,6 @@ export function formatValue(v: Value, opts?: { hex?: boolean }): string {
   }
 }
 
-const PRINT_PREC: Readonly<Record<string, number>> = {
-  '||': 1,
-  '&&': 2,
-  '|': 3,
-  '^': 4,
-  '&': 5,
-  '==': 6,
-  '!=': 6,
-  '<': 7,
-  '<=': 7,
-  '>': 7,
-  '>=': 7,
-  '<<': 8,
-  '>>': 8,
-  '+': 9,
-  '-': 9,
-  '*': 10,
-  '/': 10,
-  '%': 10,
-};
 
 /**
  * The expression as canonical source text: numbers as written, single spaces around binary
@@ -364,7 +345,7 @@ export function printExpr(e: Expr): string {
     case 'unary':
       return e.op + printOperand(e.operand, 11);
     case 'binary': {
-      const p = PRINT_PREC[e.op]!;
+      const p = PREC[e.op]!;
       // Left-associative: the right operand needs parentheses at equal precedence.
       return `${printOperand(e.left, p)} ${e.op} ${printOperand(e.right, p + 1)}`;
     }
@@ -372,7 +353,7 @@ export function printExpr(e: Expr): string {
 }
 
 function precOf(e: Expr): number {
-  if (e.kind === 'binary') return PRINT_PREC[e.op]!;
+  if (e.kind === 'binary') return PREC[e.op]!;
   if (e.kind === 'unary') return 11;
   return 12;
 }

@@ -57,7 +57,8 @@ interface Token {
 const TWO_CHAR_OPS = new Set(['||', '&&', '==', '!=', '<=', '>=', '<<', '>>']);
 const ONE_CHAR_OPS = new Set(['|', '&', '^', '<', '>', '+', '-', '*', '/', '%', '!', '~', '(', ')', ',', '.', '=']);
 
-const PREC: Readonly<Record<string, number>> = {
+/** Binary operator precedence, C's: higher binds tighter. */
+export const PREC: Readonly<Record<string, number>> = {
   '||': 1,
   '&&': 2,
   '|': 3,
