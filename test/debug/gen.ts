@@ -1,17 +1,9 @@
 // Generators of large traces for the debugger's tests and benchmark. A small
 // seeded PRNG makes every trace reproducible.
 
-/** mulberry32: a tiny deterministic PRNG. Returns floats in [0, 1). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from '../../bench/gen';
+
+export { prng };
 
 export interface BigTraceOptions {
   /** Event lines to generate (default 1,000,000). */
