@@ -1,6 +1,7 @@
 // The built-in names of the expression language (language.md, "Expressions"),
 // their documentation for completion and hover, and completion itself.
 
+import { editDistance as traceEditDistance } from '../trace/hints';
 import type { NameDoc } from './api';
 
 const member = (owner: string, name: string, doc: string): NameDoc => ({
@@ -118,34 +119,9 @@ export function findNameDoc(name: string, extraNames?: readonly NameDoc[]): Name
 // ---------------------------------------------------------------------------
 // Did you mean
 
-/** Restricted Damerau-Levenshtein distance, or `limit + 1` as soon as it must exceed `limit`. */
+/** Restricted Damerau-Levenshtein distance, or `limit + 1` as soon as it must exceed `limit` (the trace parser's). */
 export function editDistance(a: string, b: string, limit = 2): number {
-  if (Math.abs(a.length - b.length) > limit) return limit + 1;
-  const n = a.length;
-  const m = b.length;
-  let prev2 = new Array<number>(m + 1).fill(0);
-  let prev = new Array<number>(m + 1);
-  let cur = new Array<number>(m + 1);
-  for (let j = 0; j <= m; j++) prev[j] = j;
-  for (let i = 1; i <= n; i++) {
-    cur[0] = i;
-    let rowMin = i;
-    for (let j = 1; j <= m; j++) {
-      const cost = a.charCodeAt(i - 1) === b.charCodeAt(j - 1) ? 0 : 1;
-      let v = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + cost);
-      if (i > 1 && j > 1 && a.charCodeAt(i - 1) === b.charCodeAt(j - 2) && a.charCodeAt(i - 2) === b.charCodeAt(j - 1)) {
-        v = Math.min(v, prev2[j - 2]! + 1);
-      }
-      cur[j] = v;
-      if (v < rowMin) rowMin = v;
-    }
-    if (rowMin > limit) return limit + 1;
-    const t = prev2;
-    prev2 = prev;
-    prev = cur;
-    cur = t;
-  }
-  return prev[m]!;
+  return traceEditDistance(a, b, limit);
 }
 
 /**
