@@ -86,7 +86,7 @@ describe('the .vsix', () => {
       expect(n).not.toMatch(/^extension\/(test|src|bench|bin|node_modules|\.vscode|\.ci)\//);
       expect(n).not.toMatch(/\.(ts|map|vsix)$/);
     }
-    const allowed = /^(extension\.vsixmanifest|\[Content_Types\]\.xml|extension\/(package\.json|readme\.md|language-configuration\.json|dist\/(extension|adapter|web\/extension)\.js|syntaxes\/[\w.-]+\.json|snippets\/[\w.-]+\.code-snippets|examples\/[\w.-]+\.mmutrace|icons\/[\w.-]+\.png))$/;
+    const allowed = /^(extension\.vsixmanifest|\[Content_Types\]\.xml|extension\/(package\.json|readme\.md|language-configuration\.json|dist\/(extension|adapter|web\/extension)\.js|syntaxes\/[\w.-]+\.json|snippets\/[\w.-]+\.code-snippets|examples\/[\w.-]+\.mmutrace|icons\/[\w.-]+\.png|docs\/debug-step-in\.png))$/;
     for (const n of entries.keys()) expect(n, n).toMatch(allowed);
   });
 
