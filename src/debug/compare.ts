@@ -136,6 +136,11 @@ export class PolicyTracker {
     return e;
   }
 
+  /** What row `row` caused (0 none, 1 fill, 2 inject, 3 emulate, 4 cr3), or -1 when not replayed yet (for the MMU map's timeline). */
+  codeAt(row: number): number {
+    return row < this.pos && row >= 0 ? this.codes[row]! : -1;
+  }
+
   /** Bytes held (for the benchmark). */
   get bytes(): number {
     return this.codes.byteLength + this.sums.byteLength;

@@ -1391,12 +1391,18 @@ export class TraceRuntime {
   // ---------------------------------------------------------------------------
   // The other policies' counters
 
-  /** Exit counters of every other policy at the current position, or null where not computed yet (computed in the background, then `invalidated`). */
-  otherPolicyCounts(): { policy: string; counts: ReturnType<PolicyTracker['countsAt']> }[] {
-    const pos = this.timeline.pos;
+  /** The replays under every other policy (made on first use; the MMU map's timeline shares them). */
+  policyTrackers(): readonly PolicyTracker[] {
     if (!this.trackers.length) {
       for (const name of POLICY_NAMES) if (name !== this.machine.policy.name) this.trackers.push(new PolicyTracker(this.program, name, (n) => this.moreRows(n)));
     }
+    return this.trackers;
+  }
+
+  /** Exit counters of every other policy at the current position, or null where not computed yet (computed in the background, then `invalidated`). */
+  otherPolicyCounts(): { policy: string; counts: ReturnType<PolicyTracker['countsAt']> }[] {
+    const pos = this.timeline.pos;
+    this.policyTrackers();
     const deadline = performance.now() + 15;
     const out = this.trackers.map((t) => {
       t.advance(pos, deadline);

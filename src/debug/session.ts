@@ -27,6 +27,7 @@ import { DEBUG_NAMES, FILTERS } from './breakpoints';
 import { guestEntryText, hx, rowText, shadowEntryText } from './format';
 import { LaunchError, RuntimeError, TraceRuntime, formatDiagnostics, type BpSpec, type LineBp, type StopInfo } from './runtime';
 import { ViewContext, buildScopes, type VarNode } from './views';
+import { MMU_MAP_CAPABILITY, MMU_MAP_REQUEST, buildMmuMap, parseMmuMapArgs } from './mmumap';
 
 export { formatDiagnostics };
 
@@ -246,6 +247,8 @@ export class MmuTraceSession extends DebugSession {
         return this.goto(a);
       case 'gotoTargets':
         return this.gotoTargets(a);
+      case MMU_MAP_REQUEST:
+        return this.mmuMap(a);
       case 'source':
         throw new UserError('no source is available for this reference: the trace is a file on disk');
       default:
@@ -306,7 +309,9 @@ export class MmuTraceSession extends DebugSession {
       supportsInstructionBreakpoints: false,
       supportsExceptionFilterOptions: true,
       supportsSingleThreadExecutionRequests: false,
-    };
+      // Custom: the MMU map panel's request (see mmumap.ts).
+      [MMU_MAP_CAPABILITY]: true,
+    } as DebugProtocol.Capabilities;
   }
 
   private parseLaunchArgs(a: Record<string, unknown>): { program: string; policy?: string; stopOnEntry: boolean; audit: boolean; logExits: boolean; noDebug: boolean } {
@@ -947,6 +952,18 @@ export class MmuTraceSession extends DebugSession {
     if (row < 0) return { targets: [] };
     const l = rt.lineOfRow(row);
     return { targets: [{ id: row + 1, label: `line ${l}: ${rowText(rt.program, row)}`, line: this.toClientLine(l) }] };
+  }
+
+  /** The MMU map at this stop (custom request `mmuMap`; see mmumap.ts). */
+  private mmuMap(a: Record<string, unknown>): unknown {
+    this.requireStopped();
+    let args;
+    try {
+      args = parseMmuMapArgs(a);
+    } catch (e) {
+      throw new UserError(`mmuMap: ${(e as Error).message}`);
+    }
+    return buildMmuMap(this.rt, args);
   }
 
   private goto(a: Record<string, unknown>): undefined {

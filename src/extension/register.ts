@@ -12,6 +12,7 @@ import { diagnostics, quickFixes, type EditorDiagnostic } from './features/diagn
 import { hover } from './features/hover';
 import { COMMANDS, codeLenses, evaluatableAt } from './features/lenses';
 import { compareReport, inlineValues, replayEffects, rowOfLine, runReport, type LineEffect } from './features/replay';
+import { registerMmuMap } from './mmumap/panel';
 import { definition, documentSymbols, foldingRanges, references, type SymbolKind as TraceSymbolKind, type TraceSymbol } from './features/symbols';
 
 /** The custom DAP request that the inline values ask the adapter (see LineEffect), and the capability that announces it. */
@@ -358,6 +359,9 @@ export function activateWith(context: vscode.ExtensionContext, host: Host): void
       await vscode.window.showTextDocument(doc);
     }),
   );
+
+  // The MMU Map panel (src/extension/mmumap).
+  registerMmuMap(context);
 
   // The debugger.
   subs.push(
