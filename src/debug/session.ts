@@ -437,7 +437,9 @@ export class MmuTraceSession extends DebugSession {
       return;
     }
     const ev = new StoppedEvent(stop.reason, stop.vcpu + 1) as DebugProtocol.StoppedEvent;
-    ev.body.description = stop.description;
+    // VS Code shows no thread row for a single-thread session: the description (the Call
+    // Stack header) names the vCPU of the event.
+    ev.body.description = `vCPU ${stop.vcpu}: ${stop.description}`;
     if (stop.text) ev.body.text = stop.text;
     ev.body.allThreadsStopped = true;
     ev.body.preserveFocusHint = false;

@@ -62,14 +62,25 @@ export async function launch(
   const stopped = dc.waitForEvent('stopped');
   if (configure) await configure(dc);
   await dc.configurationDoneRequest();
-  return ((await stopped) as DebugProtocol.StoppedEvent).body;
+  return vcpuStop((await stopped) as DebugProtocol.StoppedEvent);
+}
+
+/**
+ * A stop's body with the vCPU prefix of its description checked against its
+ * thread (thread id = vCPU + 1) and taken off, so tests compare the rest.
+ */
+export function vcpuStop(ev: DebugProtocol.StoppedEvent): DebugProtocol.StoppedEvent['body'] {
+  const b = ev.body;
+  const prefix = `vCPU ${(b.threadId ?? 1) - 1}: `;
+  if (!b.description?.startsWith(prefix)) throw new Error(`stop description ${JSON.stringify(b.description)} does not start with ${JSON.stringify(prefix)}`);
+  return { ...b, description: b.description.slice(prefix.length) };
 }
 
 /** Runs a motion request and waits for the stop it causes. */
 export async function stopAfter(dc: Client, action: () => Promise<unknown>): Promise<DebugProtocol.StoppedEvent['body']> {
   const stopped = dc.waitForEvent('stopped');
   await action();
-  return ((await stopped) as DebugProtocol.StoppedEvent).body;
+  return vcpuStop((await stopped) as DebugProtocol.StoppedEvent);
 }
 
 export const next = (dc: Client) => stopAfter(dc, () => dc.nextRequest({ threadId: 1 }));

@@ -1,0 +1,10 @@
+// The UI scenarios, in the order they run (each resets the workbench first).
+import s1 from './01-highlighting-diagnostics.mjs';
+import s2 from './02-hover.mjs';
+import s3 from './03-debug-entry.mjs';
+import s4 from './04-vmexit-step.mjs';
+import s5 from './05-breakpoints.mjs';
+import s6 from './06-debug-console.mjs';
+import s7 from './07-compare.mjs';
+
+export const SCENARIOS = [s1, s2, s3, s4, s5, s6, s7];
