@@ -9,10 +9,8 @@
 // below the top (the walk's path always), the shadow at most `shadowPages`
 // pages of `pageEntries` entries each, with "N more" counts for the rest.
 
+import { accessOf } from './views';
 import {
-  ACC_EXEC,
-  ACC_READ,
-  ACC_WRITE,
   GuestWalk,
   HOST_FRAME_OFFSET,
   PAGE_SIZE,
@@ -31,7 +29,7 @@ import {
   type ShadowPage,
   type VCpu,
 } from '../engine';
-import { EF_KERNEL, EF_USER, Op } from '../trace';
+import { Op } from '../trace';
 import { PolicyTracker } from './compare';
 import { entryValue, guestFlags, hx, isGuestLeaf, rowText, shadowFlagNames } from './format';
 import type { TraceRuntime } from './runtime';
@@ -241,15 +239,6 @@ function focusRow(rt: TraceRuntime): number {
   if (p.kind !== 'end' && hasVa(p.row)) return p.row;
   const last = rt.timeline.lastEventRow;
   return hasVa(last) ? last : -1;
-}
-
-function accessOf(rt: TraceRuntime, row: number, v: VCpu): { kind: 0 | 1 | 2; user: boolean } {
-  const t = rt.program.events;
-  const op = t.op[row]!;
-  const f = t.flags[row]!;
-  const access = op === Op.Read || op === Op.Write || op === Op.Exec;
-  const user = access ? (f & EF_USER ? true : f & EF_KERNEL ? false : v.user) : false;
-  return { kind: op === Op.Write ? ACC_WRITE : op === Op.Exec ? ACC_EXEC : ACC_READ, user };
 }
 
 function addMark(marks: Map<string, Mark[]>, key: string, m: Mark, pages?: Set<number>): void {

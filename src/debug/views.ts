@@ -244,7 +244,8 @@ function vcpuScope(ctx: ViewContext, v: VCpu): VarNode {
 // ---------------------------------------------------------------------------
 // Guest walk
 
-function accessOf(rt: TraceRuntime, row: number, v: VCpu): { kind: 0 | 1 | 2; user: boolean; what: string } {
+/** The access kind and privilege of an event row (a non-access row reads as a kernel read). */
+export function accessOf(rt: TraceRuntime, row: number, v: VCpu): { kind: 0 | 1 | 2; user: boolean; what: string } {
   const t = rt.program.events;
   const op = t.op[row]!;
   const f = t.flags[row]!;
