@@ -25,6 +25,7 @@ import {
   entryFrame,
   getPolicy,
   spteFrame,
+  spteToBigInt,
   type HandlerStep,
   type ShadowPage,
 } from '../engine';
@@ -606,34 +607,12 @@ export class TraceRuntime {
     const m = this.machine;
     if (t.kind === 'guest') return t.size ? m.mem.read(t.gpa, t.size) : 0n;
     const page = this.pageByUid(t.uid);
-    return page ? BigInt(page.spt[t.index]!) : 0n;
+    return page ? spteToBigInt(page.spt[t.index]!) : 0n;
   }
 
-  private pageCache = new Map<number, ShadowPage>();
-  private pageCacheFor: unknown = null;
-
-  /** A live shadow page by uid (cached until the shadow is restored). */
+  /** A live shadow page by uid. */
   pageByUid(uid: number): ShadowPage | undefined {
-    const sh = this.machine.shadow;
-    if (this.pageCacheFor !== sh.hash || this.pageCache.size > 4096) {
-      this.pageCache.clear();
-      this.pageCacheFor = sh.hash;
-    }
-    let p = this.pageCache.get(uid);
-    // A restore makes new page objects: a cached one counts only while it is the live page.
-    if (p && p.alive && sh.hash.get(p.gfn)?.includes(p)) return p;
-    p = undefined;
-    for (const list of sh.hash.values()) {
-      for (const q of list) {
-        if (q.uid === uid) {
-          p = q;
-          break;
-        }
-      }
-      if (p) break;
-    }
-    if (p) this.pageCache.set(uid, p);
-    return p;
+    return this.machine.shadow.pageByUid(uid);
   }
 
   private rebuildBeforeRows(): void {

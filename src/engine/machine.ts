@@ -5,10 +5,9 @@
 import { describeComparison, tryEvaluateCondition, type Expr } from '../expr';
 import { EF_HAS_VALUE, EF_KERNEL, EF_USER, Op, type ExpectStmt, type Program } from '../trace/ast';
 import { Auditor, type Violation } from './audit';
-import { hex } from './bits';
 import { MachineEnv } from './env';
 import type { GuestMemory, MemorySnapshot } from './memory';
-import { Mmu, emptyExits, type AccessResult, type ExitCounters, type ExitInfo, type StoreInfo, type VCpu } from './mmu';
+import { Mmu, type AccessResult, type ExitCounters, type ExitInfo, type StoreInfo, type VCpu } from './mmu';
 import { MODES, type PagingMode } from './paging';
 import { POLICY_NAMES, getPolicy, type Policy } from './policy';
 import { buildGuestImage, pteEntryAddress } from './setup';
@@ -328,15 +327,14 @@ export class Machine {
     this.mmu.exits = { ...s.exits };
     this.mmu.faults = s.faults;
     this.mmu.beginEvent();
-    const byUid = new Map(this.shadow.pages().map((p) => [p.uid, p]));
     s.vcpus.forEach((img, i) => {
       const v = this.mmu.vcpus[i]!;
       v.cr3 = img.cr3;
       v.user = img.user;
       v.pdpteLo.set(img.pdpteLo);
       v.pdpteHi.set(img.pdpteHi);
-      v.root = img.root ? byUid.get(img.root)! : null;
-      img.paeRoot.forEach((uid, q) => (v.paeRoot[q] = uid ? byUid.get(uid)! : null));
+      v.root = img.root ? this.shadow.pageByUid(img.root)! : null;
+      img.paeRoot.forEach((uid, q) => (v.paeRoot[q] = uid ? this.shadow.pageByUid(uid)! : null));
       v.lastPtWriteGfn = img.lastPtWriteGfn;
       v.lastPtWriteCount = img.lastPtWriteCount;
     });
@@ -345,12 +343,6 @@ export class Machine {
     this.expect = null;
     this.error = null;
     this.newViolations = [];
-  }
-
-  /** Where a replay error or a failed expect points, for messages. */
-  describeRow(row: number): string {
-    const t = this.program.events;
-    return `line ${t.line[row]} (${hex(t.addr[row]!)})`;
   }
 }
 
@@ -386,4 +378,3 @@ export interface AuditSnapshot {
   readonly violations: readonly Violation[];
 }
 
-export { emptyExits };

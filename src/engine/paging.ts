@@ -2,7 +2,6 @@
 // paging_tmpl.h: entry size, levels, index bits and large-page rules.
 
 import type { Mode } from '../trace/ast';
-import { PAGE_SIZE, TWO32 } from './bits';
 
 export interface PagingMode {
   readonly name: Mode;
@@ -67,26 +66,8 @@ export function shadowIndex(va: number, level: number): number {
   }
 }
 
-/** The VA that a shadow path of indexes (top first) names. */
-export function shadowVa(indexes: readonly number[], topLevel: number): number {
-  let va = 0;
-  for (let i = 0; i < indexes.length; i++) {
-    const level = topLevel - i;
-    va += indexes[i]! * 2 ** (12 + 9 * (level - 1));
-  }
-  return va;
-}
-
 /** A mode-64 VA kept to 48 bits, sign-extended back for display. */
 export function displayVa(va: number, mode: Mode): bigint {
   const v = BigInt(va);
   return mode === '64' && va >= 2 ** 47 ? v | 0xffff000000000000n : v;
-}
-
-export function pageOf(gpa: number): number {
-  return Math.floor(gpa / PAGE_SIZE);
-}
-
-export function splitHi(n: number): number {
-  return Math.floor(n / TWO32);
 }

@@ -139,6 +139,8 @@ export class ShadowMmu {
   private readonly shadowedCount = new Map<number, number>();
   /** Guest frame → present leaf shadow entries that map it. */
   readonly rmap = new Map<number, RmapEntry[]>();
+  /** Live pages by uid. */
+  private readonly byUid = new Map<number, ShadowPage>();
   oldest: ShadowPage | null = null;
   youngest: ShadowPage | null = null;
   alive = 0;
@@ -285,6 +287,7 @@ export class ShadowMmu {
     if (list) list.push(p);
     else this.hash.set(gfn, [p]);
     this.appendYoungest(p);
+    this.byUid.set(p.uid, p);
     this.alive++;
     this.stats.pagesCreated++;
     this.created.push(p);
@@ -359,6 +362,7 @@ export class ShadowMmu {
       else this.shadowedCount.set(page.gfn, n);
     }
     this.unlinkAge(page);
+    this.byUid.delete(page.uid);
     page.alive = false;
     this.alive--;
   }
@@ -385,11 +389,6 @@ export class ShadowMmu {
       p = next;
     }
     this.rec?.leave();
-  }
-
-  /** Host frame → the shadow page at that frame, for non-leaf entries. */
-  childAt(page: ShadowPage, index: number): ShadowPage | null {
-    return page.children ? page.children[index]! : null;
   }
 
   // -------------------------------------------------------------------------
@@ -425,6 +424,7 @@ export class ShadowMmu {
     this.hash.clear();
     this.shadowedCount.clear();
     this.rmap.clear();
+    this.byUid.clear();
     this.oldest = this.youngest = null;
     this.alive = 0;
     this.nextUid = s.nextUid;
@@ -432,7 +432,7 @@ export class ShadowMmu {
     this.changes = [];
     this.created = [];
     this.zapped = [];
-    const byUid = new Map<number, ShadowPage>();
+    const byUid = this.byUid;
     for (const img of s.pages) {
       const p = new ShadowPage(img.uid, img.gfn, img.role, img.bornAt);
       p.rootCount = img.rootCount;
@@ -465,9 +465,9 @@ export class ShadowMmu {
     }
   }
 
+  /** The live page with this uid. */
   pageByUid(uid: number): ShadowPage | undefined {
-    for (let p = this.oldest; p; p = p.younger) if (p.uid === uid) return p;
-    return undefined;
+    return this.byUid.get(uid);
   }
 }
 
