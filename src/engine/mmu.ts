@@ -10,6 +10,7 @@ import {
   PT_PRESENT,
   PT_USER,
   PT_WRITABLE,
+  flagNames,
   hex,
   makeSpte,
   spteFlags,
@@ -478,13 +479,5 @@ export class Mmu {
 /** `P W U A D NX → host frame 0x...` */
 export function describeSpte(spte: number): string {
   if (spte === 0) return 'not present';
-  const f = spteFlags(spte);
-  const names: string[] = [];
-  if (f & PT_PRESENT) names.push('P');
-  if (f & PT_WRITABLE) names.push('W');
-  if (f & PT_USER) names.push('U');
-  if (f & PT_ACCESSED) names.push('A');
-  if (f & PT_DIRTY) names.push('D');
-  if (spteNx(spte)) names.push('NX');
-  return `${names.join(' ')} → host frame ${hex(spteFrame(spte))}`;
+  return `${flagNames(spteFlags(spte), spteNx(spte)).join(' ')} → host frame ${hex(spteFrame(spte))}`;
 }
