@@ -153,6 +153,8 @@ const DOCS = [
   ['01-diagnostic', 'diagnostic.png'],
   ['01-highlighting', 'highlighting.png'],
   ['07-compare-policies', 'compare-policies.png'],
+  ['08-mmu-map-update', 'mmu-map-update.png'],
+  ['08-mmu-map-zap-refault', 'mmu-map-zap.png'],
 ];
 
 // ---------------------------------------------------------------------------

@@ -86,8 +86,16 @@ describe('the .vsix', () => {
       expect(n).not.toMatch(/^extension\/(test|src|bench|bin|node_modules|\.vscode|\.ci)\//);
       expect(n).not.toMatch(/\.(ts|map|vsix)$/);
     }
-    const allowed = /^(extension\.vsixmanifest|\[Content_Types\]\.xml|extension\/(package\.json|readme\.md|language-configuration\.json|dist\/(extension|adapter|web\/extension)\.js|syntaxes\/[\w.-]+\.json|snippets\/[\w.-]+\.code-snippets|examples\/[\w.-]+\.mmutrace|icons\/[\w.-]+\.png|docs\/debug-step-in\.png))$/;
+    const allowed = /^(extension\.vsixmanifest|\[Content_Types\]\.xml|extension\/(package\.json|readme\.md|language-configuration\.json|dist\/(extension|adapter|web\/extension)\.js|syntaxes\/[\w.-]+\.json|snippets\/[\w.-]+\.code-snippets|examples\/[\w.-]+\.mmutrace|icons\/[\w.-]+\.png|docs\/[\w.-]+\.png))$/;
     for (const n of entries.keys()) expect(n, n).toMatch(allowed);
+  });
+
+  test('the images the README shows are inside (the details page links them relatively), and no other', () => {
+    const readme = readFileSync(resolve(ROOT, 'README.md'), 'utf8');
+    const shown = [...readme.matchAll(/!\[[^\]]*\]\((docs\/[\w.-]+\.png)\)/g)].map((m) => `extension/${m[1]}`);
+    expect(shown.length).toBeGreaterThan(0);
+    const shipped = [...entries.keys()].filter((n) => n.startsWith('extension/docs/'));
+    expect(shipped.sort()).toEqual([...new Set(shown)].sort());
   });
 
   test('every file that package.json points to is inside', () => {

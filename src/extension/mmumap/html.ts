@@ -79,7 +79,7 @@ header .dim, .dim { color: var(--vscode-descriptionForeground); }
 .wp { color: var(--vscode-charts-orange); }
 .meta-tag { color: var(--vscode-charts-purple); }
 .spage.meta { border-style: dashed; border-color: var(--vscode-charts-purple); }
-.gent, .sent { font-family: var(--vscode-editor-font-family); font-size: var(--vscode-editor-font-size); padding: 0 4px; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; cursor: default; }
+.gent, .sent { font-family: var(--vscode-editor-font-family); font-size: var(--vscode-editor-font-size); padding: 0 4px 0 2.2em; text-indent: -1.8em; white-space: pre-wrap; overflow-wrap: anywhere; cursor: default; }
 .nav:focus { outline: 1px solid var(--vscode-focusBorder); outline-offset: -1px; }
 .twisty { display: inline-block; width: 1.2em; cursor: pointer; color: var(--vscode-descriptionForeground); }
 .more { padding: 1px 4px 3px 20px; color: var(--vscode-textLink-foreground); cursor: pointer; }
@@ -96,7 +96,8 @@ header .dim, .dim { color: var(--vscode-descriptionForeground); }
 .flash { animation: flash 1.4s ease-out 2; }
 @keyframes flash { 0% { filter: brightness(1.8); } 100% { filter: none; } }
 @media (prefers-reduced-motion: reduce) { .flash { animation: none; } }
-.badge { border-radius: 3px; padding: 0 4px; font-size: 0.85em; border: 1px solid currentColor; }
+.badge { border-radius: 3px; padding: 0 4px; margin-left: 4px; font-size: 0.85em; border: 1px solid currentColor; text-indent: 0; }
+.m-walk .badge { background: var(--vscode-editor-background); }
 .b-created { color: var(--vscode-charts-green); } .b-zapped { color: var(--vscode-charts-red); } .b-updated { color: var(--vscode-charts-blue); } .b-changed { color: var(--vscode-charts-yellow); } .b-walk { color: var(--vscode-focusBorder); } .b-step { color: var(--vscode-charts-purple); }
 footer { border-top: 1px solid var(--vscode-panel-border); padding: 4px 8px; }
 #timeline { width: 100%; height: 90px; display: block; }

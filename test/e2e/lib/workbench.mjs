@@ -377,6 +377,29 @@ export class Workbench {
   }
 
   // -------------------------------------------------------------------------
+  // Webviews: an iframe (the host) holding an iframe (the page). Playwright
+  // reaches both; the page is found by an element it must have.
+
+  /** The frame of a webview page that has `selector` (waits for it). */
+  async webviewFrame(selector, { timeoutMs = 20000 } = {}) {
+    let found = null;
+    await waitUntil(
+      async () => {
+        for (const f of this.page.frames()) {
+          if (f === this.page.mainFrame() || f.isDetached()) continue;
+          if (await f.locator(selector).count().catch(() => 0)) {
+            found = f;
+            return true;
+          }
+        }
+        return false;
+      },
+      { timeoutMs, interval: 200, what: `a webview with ${selector}` },
+    );
+    return found;
+  }
+
+  // -------------------------------------------------------------------------
   // Debugging.
 
   async debugging() {
