@@ -211,11 +211,14 @@ class FakeEl {
 }
 
 function matchesCompound(e: FakeEl, s: string): boolean {
-  const m = /^([a-z]*)((?:\.[\w-]+)*)((?:\[[\w-]+="[^"]*"\])*)$/.exec(s.trim());
+  const m = /^([a-z]*)((?:\.[\w-]+)*)((?:\[[\w-]+(?:="[^"]*")?\])*)$/.exec(s.trim());
   if (!m) throw new Error(`selector not modelled: ${s}`);
   if (m[1] && e.tagName !== m[1].toUpperCase()) return false;
   for (const c of m[2]!.split('.').filter(Boolean)) if (!e.classes.has(c)) return false;
-  for (const a of m[3]!.matchAll(/\[([\w-]+)="([^"]*)"\]/g)) if (e.getAttribute(a[1]!) !== a[2]) return false;
+  for (const a of m[3]!.matchAll(/\[([\w-]+)(?:="([^"]*)")?\]/g)) {
+    const v = e.getAttribute(a[1]!);
+    if (a[2] === undefined ? v === null || v === undefined : v !== a[2]) return false;
+  }
   return true;
 }
 

@@ -121,10 +121,12 @@ class MmuMapController implements vscode.Disposable {
       return;
     }
     try {
+      const t0 = Date.now();
       const map = (await session.customRequest(MMU_MAP_REQUEST, { ...this.bounds })) as { threadId?: number };
       if (seq !== this.seq) return;
       if (typeof map.threadId === 'number') this.threadId = map.threadId;
-      this.post({ type: 'map', map });
+      // requestMs: how long the adapter took to answer, as the extension saw it (for measurements).
+      this.post({ type: 'map', map, requestMs: Date.now() - t0 });
     } catch (e) {
       if (seq === this.seq) this.post({ type: 'status', text: `The session is not stopped (${(e as Error).message}).` });
     }

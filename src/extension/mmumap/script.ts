@@ -17,6 +17,7 @@ export const WEBVIEW_SCRIPT = String.raw`
   var state = { bounds: saved.bounds || {}, open: saved.open || {}, sel: -1 };
   var map = null;
   var shownKey = '';
+  var asked = -1;
   var SVGNS = 'http://www.w3.org/2000/svg';
   function save() { vscode.setState({ bounds: state.bounds, open: state.open }); }
   function $(id) { return document.getElementById(id); }
@@ -45,7 +46,13 @@ export const WEBVIEW_SCRIPT = String.raw`
   window.addEventListener('message', function (ev) {
     var msg = ev.data;
     if (!msg || typeof msg !== 'object') return;
-    if (msg.type === 'map') { map = msg.map; render(); }
+    if (msg.type === 'map') {
+      // How long the user waited for this map since a click asked for it (goto, show more).
+      if (asked >= 0) { document.body.dataset.waitMs = String(Math.round(performance.now() - asked)); asked = -1; }
+      if (typeof msg.requestMs === 'number') document.body.dataset.requestMs = String(msg.requestMs);
+      map = msg.map;
+      render();
+    }
     else if (msg.type === 'expanded') insertExpanded(msg.table);
     else if (msg.type === 'status') status(msg.text);
   });
@@ -197,6 +204,7 @@ export const WEBVIEW_SCRIPT = String.raw`
   function grow(key, def, cap) {
     state.bounds[key] = Math.min(cap, (state.bounds[key] || def) * 2);
     save();
+    asked = performance.now();
     vscode.postMessage({ type: 'refresh', bounds: state.bounds });
   }
 
@@ -220,22 +228,29 @@ export const WEBVIEW_SCRIPT = String.raw`
     var walkUids = {};
     if (map.walk) map.walk.shadow.forEach(function (s) { walkUids[s.uid] = true; });
     var pages = document.querySelectorAll('.spage');
-    var drawn = 0;
-    for (var i = 0; i < pages.length && drawn < 400; i++) {
+    // Every position is read first, then every path written: a write between two reads
+    // would make the browser lay the whole panel out again for each line.
+    // Boxes lay out their content only when near the screen (content-visibility): reading a
+    // position inside a box that is not would make the browser lay that box out, so only the
+    // boxes themselves are measured, and a line ends at the middle of the box's head row.
+    var HEAD = 10;
+    var boxes = {}, larges = {};
+    document.querySelectorAll('.gtable').forEach(function (t) { if (!(t.dataset.gfn in boxes)) boxes[t.dataset.gfn] = t; });
+    document.querySelectorAll('.gent[data-large]').forEach(function (g) { if (!(g.dataset.large in larges)) larges[g.dataset.large] = g; });
+    var paths = [];
+    for (var i = 0; i < pages.length && paths.length < 400; i++) {
       var p = pages[i];
-      var ph = p.firstChild.getBoundingClientRect();
+      var ph = p.getBoundingClientRect();
       var meta = p.classList.contains('meta');
-      var target = meta ? document.querySelector('.gent[data-large="' + p.dataset.gfn + '"]') : document.querySelector('.gtable[data-gfn="' + p.dataset.gfn + '"] > .thead');
-      if (!target) continue;
+      var target = meta ? larges[p.dataset.gfn] : boxes[p.dataset.gfn];
+      if (!target || !near(ph)) continue;
       var tr = target.getBoundingClientRect();
-      if (!near(ph) && !near(tr)) continue;
-      var x1 = tr.right - base.left, y1 = tr.top + tr.height / 2 - base.top;
-      var x2 = ph.left - base.left, y2 = ph.top + ph.height / 2 - base.top;
+      var x1 = tr.right - base.left, y1 = tr.top + (meta ? tr.height / 2 : HEAD) - base.top;
+      var x2 = ph.left - base.left, y2 = ph.top + HEAD - base.top;
       var dx = Math.max(24, (x2 - x1) / 2);
-      var d = 'M' + x1 + ',' + y1 + ' C' + (x1 + dx) + ',' + y1 + ' ' + (x2 - dx) + ',' + y2 + ' ' + x2 + ',' + y2;
-      svg.appendChild(sv('path', { d: d }, (meta ? 'meta' : '') + (walkUids[p.dataset.uid] ? ' walk' : '')));
-      drawn++;
+      paths.push({ d: 'M' + x1 + ',' + y1 + ' C' + (x1 + dx) + ',' + y1 + ' ' + (x2 - dx) + ',' + y2 + ' ' + x2 + ',' + y2, cls: (meta ? 'meta' : '') + (walkUids[p.dataset.uid] ? ' walk' : '') });
     }
+    for (var k = 0; k < paths.length; k++) svg.appendChild(sv('path', { d: paths[k].d }, paths[k].cls));
   }
 
   // ---- timeline
@@ -281,6 +296,7 @@ export const WEBVIEW_SCRIPT = String.raw`
   }
   function gotoBucket(i) {
     if (!map || !map.timeline || i < 0 || i >= map.timeline.buckets.length) return;
+    asked = performance.now();
     vscode.postMessage({ type: 'goto', row: map.timeline.buckets[i].row });
   }
   $('timeline').addEventListener('click', function (ev) {
@@ -334,6 +350,7 @@ export const WEBVIEW_SCRIPT = String.raw`
 
   // ---- all of it
   function render() {
+    var t0 = performance.now();
     $('status').hidden = true;
     $('main').hidden = false;
     $('foot').hidden = false;
@@ -365,6 +382,8 @@ export const WEBVIEW_SCRIPT = String.raw`
       if (w && w.scrollIntoView) w.scrollIntoView({ block: 'nearest' });
     }
     scheduleLines();
+    // How long the last drawing took (layout included), for whoever measures the panel.
+    requestAnimationFrame(function () { document.body.dataset.renderMs = String(Math.round(performance.now() - t0)); });
     // The adapter counts the exits of each policy for the timeline a slice at a time: ask again until it is done.
     if (map.timeline && !map.timeline.complete && !pollTimer) {
       pollTimer = setTimeout(function () { pollTimer = 0; vscode.postMessage({ type: 'refresh', bounds: state.bounds }); }, 1000);

@@ -7,5 +7,6 @@ import s5 from './05-breakpoints.mjs';
 import s6 from './06-debug-console.mjs';
 import s7 from './07-compare.mjs';
 import s8 from './08-mmu-map.mjs';
+import s9 from './09-mmu-map-large.mjs';
 
-export const SCENARIOS = [s1, s2, s3, s4, s5, s6, s7, s8];
+export const SCENARIOS = [s1, s2, s3, s4, s5, s6, s7, s8, s9];
