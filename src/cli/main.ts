@@ -100,7 +100,7 @@ interface Replay {
 function replay(file: string, program: Program, policy: string | undefined, audit: boolean): Replay {
   const m = new Machine(program, { policy, audit });
   m.run();
-  const error = m.error !== null ? { line: program.events.line[m.row]!, message: m.error } : undefined;
+  const error = m.error !== null ? { line: program.events.lineOf(m.row), message: m.error } : undefined;
   return { summary: m.summary(file), violations: m.auditor?.violations ?? [], error, machine: m };
 }
 
@@ -113,7 +113,7 @@ function report(file: string, r: Replay, audit: boolean, io: Out, label = ''): n
   }
   if (audit) {
     for (const v of r.violations) {
-      const line = v.event >= 0 ? r.machine.program.events.line[v.event] : 0;
+      const line = v.event >= 0 ? r.machine.program.events.lineOf(v.event) : 0;
       io.err(`${file}:${line}:1: audit violation${label} (check ${v.check}): ${v.message} [${v.pageText} index ${v.index}, spte 0x${v.spte.toString(16)}${v.gpte !== undefined ? `, gpte 0x${v.gpte.toString(16)}` : ''}]`);
       status = 1;
     }

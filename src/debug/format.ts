@@ -79,7 +79,7 @@ export function shadowFlagNames(spte: number): string {
 
 /** The VA of a row (access, pte, invlpg), as the user wrote it. */
 export function rowVa(program: Program, row: number): bigint {
-  return displayVa(program.events.addr[row]!, program.mode);
+  return displayVa(program.events.addrOf(row), program.mode);
 }
 
 const labelCache = new WeakMap<Program, { size: number; byRow: Map<number, string> }>();
@@ -100,7 +100,7 @@ export function rowLabel(program: Program, row: number): string | undefined {
 export function rowText(program: Program, row: number): string {
   const t = program.events;
   const op = t.op[row]!;
-  const f = t.flags[row]!;
+  const f = t.flagsOf(row);
   const cpl = f & EF_USER ? ' user' : f & EF_KERNEL ? ' kernel' : '';
   let s: string;
   switch (op) {
@@ -109,34 +109,34 @@ export function rowText(program: Program, row: number): string {
       s = `${OP_NAMES[op]} ${hx(rowVa(program, row))}${cpl}`;
       break;
     case Op.Write:
-      s = `write ${hx(rowVa(program, row))}${f & EF_HAS_VALUE ? ` = ${hx(t.value(row))}` : ''}${t.size[row] !== (program.mode === '32' ? 4 : 8) ? ` size ${t.size[row]}` : ''}${cpl}`;
+      s = `write ${hx(rowVa(program, row))}${f & EF_HAS_VALUE ? ` = ${hx(t.value(row))}` : ''}${t.sizeOf(row) !== (program.mode === '32' ? 4 : 8) ? ` size ${t.sizeOf(row)}` : ''}${cpl}`;
       break;
     case Op.Pte: {
-      const lvl = t.level[row]!;
-      const size = t.size[row]!;
-      const off = t.offset[row]!;
+      const lvl = t.levelOf(row);
+      const size = t.sizeOf(row);
+      const off = t.offsetOf(row);
       s = `pte ${hx(rowVa(program, row))}${lvl !== 1 ? ` L${lvl}` : ''} = ${hx(t.value(row))}${size !== (program.mode === '32' ? 4 : 8) || off ? ` size ${size}` : ''}${off ? ` offset ${off}` : ''}`;
       break;
     }
     case Op.Store:
-      s = `store ${hx(t.addr[row]!)} = ${hx(t.value(row))} size ${t.size[row]}`;
+      s = `store ${hx(t.addrOf(row))} = ${hx(t.value(row))} size ${t.sizeOf(row)}`;
       break;
     case Op.Cr3: {
-      const space = t.arg[row]!;
-      s = space >= 0 ? `cr3 ${program.spaces[space]?.name ?? space}` : `cr3 ${hx(t.addr[row]!)}`;
+      const space = t.argOf(row);
+      s = space >= 0 ? `cr3 ${program.spaces[space]?.name ?? space}` : `cr3 ${hx(t.addrOf(row))}`;
       break;
     }
     case Op.Invlpg:
       s = `invlpg ${hx(rowVa(program, row))}`;
       break;
     case Op.Vcpu:
-      s = `vcpu ${t.arg[row]}`;
+      s = `vcpu ${t.argOf(row)}`;
       break;
     case Op.Cpl:
-      s = `cpl ${t.arg[row] === 0 ? 'user' : 'kernel'}`;
+      s = `cpl ${t.argOf(row) === 0 ? 'user' : 'kernel'}`;
       break;
     default:
-      s = `expect ${program.expects[t.arg[row]!]?.source ?? ''}`;
+      s = `expect ${program.expects[t.argOf(row)]?.source ?? ''}`;
   }
   const label = rowLabel(program, row);
   return label ? `${s} @${label}` : s;

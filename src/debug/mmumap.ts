@@ -333,7 +333,7 @@ export function buildMmuMap(rt: TraceRuntime, a: MmuMapArgs = {}): MmuMap {
   const row = focusRow(rt);
   let walk: WalkInfo | null = null;
   if (row >= 0) {
-    const va = rt.program.events.addr[row]!;
+    const va = rt.program.events.addrOf(row);
     const acc = accessOf(rt, row, v);
     const w = new GuestWalk();
     const ok = walkAddr(m.mem, mode, v, va, acc.kind, acc.user, WALK_CHECK_PERMS, w);
@@ -359,7 +359,7 @@ export function buildMmuMap(rt: TraceRuntime, a: MmuMapArgs = {}): MmuMap {
     const shadowText = !last ? 'no shadow root' : last.level === 1 && last.raw !== '0x0' ? 'the shadow maps it' : `the shadow path stops at L${last.level}: an access exits`;
     walk = {
       row,
-      line: rt.program.events.line[row]!,
+      line: rt.program.events.lineOf(row),
       va: hx(displayVa(va, rt.program.mode)),
       text: rowText(rt.program, row),
       guest,
@@ -409,7 +409,7 @@ function lastEventInfo(rt: TraceRuntime): MmuMap['lastEvent'] {
   const e = rt.machine.mmu.exit;
   return {
     row,
-    line: rt.program.events.line[row]!,
+    line: rt.program.events.lineOf(row),
     text: rowText(rt.program, row),
     exit: e ? (e.reason === 'cr3' ? 'cr3' : e.outcome!) : 'none',
   };
@@ -643,7 +643,7 @@ function pageInfo(ctx: Ctx, rt: TraceRuntime, p: ShadowPage): ShadowPageInfo {
     entries,
     more,
     marks: [...(ctx.pmarks.get(String(p.uid)) ?? [])],
-    bornLine: p.bornAt < 0 ? 0 : (rt.program.events.line[p.bornAt] ?? 0),
+    bornLine: p.bornAt < 0 ? 0 : (rt.program.events.lineOf(p.bornAt) ?? 0),
     parents: p.parents.slice(0, 8).map((l) => ({ uid: l.page.uid, index: l.index })),
   };
 }
@@ -740,7 +740,7 @@ function timelineInfo(rt: TraceRuntime, maxBuckets: number): TimelineInfo {
     }
     buckets.push({
       row: rows[from]!,
-      line: t.line[rows[from]!]!,
+      line: t.lineOf(rows[from]!),
       events: to - from,
       outcome: unknown && best === 0 ? 'unknown' : OUTCOMES[best]!,
       counts,

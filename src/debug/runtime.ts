@@ -427,7 +427,7 @@ export class TraceRuntime {
     let hi = t.count;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if (t.line[mid]! < line) lo = mid + 1;
+      if (t.lineOf(mid) < line) lo = mid + 1;
       else hi = mid;
     }
     return lo;
@@ -438,7 +438,7 @@ export class TraceRuntime {
     if (!this.parseDone) this.moreRowsToLine(endLine);
     const t = this.program.events;
     const out: number[] = [];
-    for (let r = this.rowAtOrAfterLine(line); r < t.count && t.line[r]! <= endLine; r++) if (t.op[r]! <= Op.Invlpg) out.push(t.line[r]!);
+    for (let r = this.rowAtOrAfterLine(line); r < t.count && t.lineOf(r) <= endLine; r++) if (t.op[r]! <= Op.Invlpg) out.push(t.lineOf(r));
     return out;
   }
 
@@ -453,8 +453,8 @@ export class TraceRuntime {
 
   lineOfRow(row: number): number {
     const t = this.program.events;
-    if (row >= 0 && row < t.count) return t.line[row]!;
-    return t.count > 0 ? t.line[t.count - 1]! : Math.max(1, this.program.lineCount);
+    if (row >= 0 && row < t.count) return t.lineOf(row);
+    return t.count > 0 ? t.lineOf(t.count - 1) : Math.max(1, this.program.lineCount);
   }
 
   /** The line of the current position. */
@@ -526,7 +526,7 @@ export class TraceRuntime {
       } else {
         bp.pending = false;
         bp.row = row;
-        bp.line = t.line[row]!;
+        bp.line = t.lineOf(row);
         if (bp.compileError !== undefined) {
           bp.verified = false;
           bp.message = bp.compileError;
@@ -967,7 +967,7 @@ export class TraceRuntime {
             if (s) return s;
           }
           if (ctx.stepMode) {
-            return this.stopResult({ kind: 'before', row, step: 0 }, { reason: 'step', description: `Line ${t.line[row]}`, vcpu: m.current, hitBreakpointIds: [] });
+            return this.stopResult({ kind: 'before', row, step: 0 }, { reason: 'step', description: `Line ${t.lineOf(row)}`, vcpu: m.current, hitBreakpointIds: [] });
           }
         }
         ctx.skipRow = -1;
@@ -1202,7 +1202,7 @@ export class TraceRuntime {
       // A user write to a shadowed frame unshadowed it (every shadow page of the frame zapped).
       if (m.shadow.zapped.some((p) => p.gfn === gfn && !p.role.metaphysical)) return true;
     } else {
-      const spte = m.mmu.shadowLeaf(m.vcpu, t.addr[row]!);
+      const spte = m.mmu.shadowLeaf(m.vcpu, t.addrOf(row));
       if (spte === 0) return false;
       gfn = spteFrame(spte) - HOST_FRAME_OFFSET;
     }
@@ -1222,10 +1222,10 @@ export class TraceRuntime {
       for (const r of m.spaceRoots) if (r !== undefined) s.add(Math.floor(r / PAGE_SIZE));
       const t = this.program.events;
       for (let r = 0; r < t.count; r++) {
-        if (t.op[r] === Op.Cr3 && t.arg[r]! < 0) s.add(Math.floor(t.addr[r]! / PAGE_SIZE));
-        else if (t.op[r] === Op.Pte && t.level[r]! >= 2 && t.offset[r] === 0) {
-          const lo = t.vlo[r]!;
-          if (lo & PT_PRESENT && !((lo & PT_PAGE_SIZE) !== 0 && m.mode.isLargeLevel(t.level[r]!))) s.add(entryFrame(m.mode, lo, t.vhi[r]!));
+        if (t.op[r] === Op.Cr3 && t.argOf(r) < 0) s.add(Math.floor(t.addrOf(r) / PAGE_SIZE));
+        else if (t.op[r] === Op.Pte && t.levelOf(r) >= 2 && t.offsetOf(r) === 0) {
+          const lo = t.loOf(r);
+          if (lo & PT_PRESENT && !((lo & PT_PAGE_SIZE) !== 0 && m.mode.isLargeLevel(t.levelOf(r)))) s.add(entryFrame(m.mode, lo, t.hiOf(r)));
         }
       }
       this.pageTableFrames = s;
@@ -1397,7 +1397,7 @@ export class TraceRuntime {
   /** Memory held by the debugger's own structures (bytes, estimated), for the benchmark. */
   memoryReport(): Record<string, number> {
     const t = this.program.events;
-    const table = t.op.byteLength + t.line.byteLength + t.addr.byteLength + t.arg.byteLength + t.vlo.byteLength + t.vhi.byteLength + t.size.byteLength + t.level.byteLength + t.offset.byteLength + t.flags.byteLength;
+    const table = t.byteLength;
     const tl = this.timeline.memoryEstimate();
     return {
       eventTable: table,

@@ -112,7 +112,7 @@ function rowsOf(rt: TraceRuntime): { current: number; done: boolean; last: numbe
 function eventVa(rt: TraceRuntime, row: number): number | undefined {
   if (row < 0) return undefined;
   const op = rt.program.events.op[row]!;
-  if (op === Op.Read || op === Op.Write || op === Op.Exec || op === Op.Pte || op === Op.Invlpg) return rt.program.events.addr[row]!;
+  if (op === Op.Read || op === Op.Write || op === Op.Exec || op === Op.Pte || op === Op.Invlpg) return rt.program.events.addrOf(row);
   return undefined;
 }
 
@@ -148,7 +148,7 @@ function eventScope(ctx: ViewContext): VarNode {
     const { current, done, last } = rowsOf(rt);
     const out: VarNode[] = [];
     if (current >= 0) {
-      out.push(leaf('line', String(t.line[current]), { type: 'line' }));
+      out.push(leaf('line', String(t.lineOf(current)), { type: 'line' }));
       out.push(leaf('event', `${rowText(rt.program, current)}${done ? (rt.isEventRow(current) ? '  (done)' : '') : '  (next to run)'}`));
     } else out.push(leaf('event', 'end of the trace'));
     out.push(leaf('vcpu', String(m.current)));
@@ -159,7 +159,7 @@ function eventScope(ctx: ViewContext): VarNode {
       out.push(leaf('last event', 'none yet'));
       return out;
     }
-    if (last !== current) out.push(leaf('last event', `line ${t.line[last]}: ${rowText(rt.program, last)}`));
+    if (last !== current) out.push(leaf('last event', `line ${t.lineOf(last)}: ${rowText(rt.program, last)}`));
     const what = last === current ? '' : ' (last event)';
     const e = mmu.exit;
     out.push(leaf(`exit${what}`, e ? (e.reason === 'cr3' ? 'CR3 load' : `page fault → ${e.outcome}`) : 'none', { evaluateName: 'exit' }));
@@ -248,7 +248,7 @@ function vcpuScope(ctx: ViewContext, v: VCpu): VarNode {
 export function accessOf(rt: TraceRuntime, row: number, v: VCpu): { kind: 0 | 1 | 2; user: boolean; what: string } {
   const t = rt.program.events;
   const op = t.op[row]!;
-  const f = t.flags[row]!;
+  const f = t.flagsOf(row);
   const user = op === Op.Read || op === Op.Write || op === Op.Exec ? (f & EF_USER ? true : f & EF_KERNEL ? false : v.user) : false;
   const kind = op === Op.Write ? ACC_WRITE : op === Op.Exec ? ACC_EXEC : ACC_READ;
   const what = op === Op.Read || op === Op.Write || op === Op.Exec ? `${op === Op.Write ? 'write' : op === Op.Exec ? 'fetch' : 'read'} by ${user ? 'user' : 'kernel'}` : 'read by kernel';
@@ -263,10 +263,10 @@ function guestWalkScope(ctx: ViewContext, v: VCpu, row: number): VarNode {
     if (row < 0) {
       const t = rt.program.events;
       const { current } = rowsOf(rt);
-      if (current >= 0 && t.op[current] === Op.Store) return [leaf('walk', `a store to guest-physical ${hx(t.addr[current]!)}: no guest walk`)];
+      if (current >= 0 && t.op[current] === Op.Store) return [leaf('walk', `a store to guest-physical ${hx(t.addrOf(current))}: no guest walk`)];
       return [leaf('walk', 'this event has no guest virtual address')];
     }
-    const va = rt.program.events.addr[row]!;
+    const va = rt.program.events.addrOf(row);
     const acc = accessOf(rt, row, v);
     const w = new GuestWalk();
     const ok = walkAddr(m.mem, mode, v, va, acc.kind, acc.user, WALK_CHECK_PERMS, w);
@@ -477,7 +477,7 @@ function shadowPageNode(ctx: ViewContext, p: ShadowPage): VarNode {
         leaf('role', describeRole(p.role)),
         leaf('root count', String(p.rootCount)),
         leaf('write-protected', p.role.metaphysical ? 'no (metaphysical: shadows a guest large page, not a table)' : wp ? 'yes (its guest frame is shadowed: stores to it trap)' : 'no'),
-        leaf('born', p.bornAt < 0 ? 'before the first event (a root)' : `line ${rows.line[p.bornAt]}`),
+        leaf('born', p.bornAt < 0 ? 'before the first event (a root)' : `line ${rows.lineOf(p.bornAt)}`),
         leaf('parents', p.parents.length ? p.parents.map((l) => `#${l.page.uid} [${l.index}]`).join(', ') : 'none'),
       ];
       const list = entries();

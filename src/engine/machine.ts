@@ -163,9 +163,9 @@ export class Machine {
     if (this.newViolations.length) this.newViolations = [];
     const op = t.op[i]!;
     if (op > Op.Invlpg) {
-      if (op === Op.Vcpu) this.current = t.arg[i]!;
-      else if (op === Op.Cpl) this.vcpu.user = t.arg[i] === 0;
-      else this.checkExpect(this.program.expects[t.arg[i]!]!);
+      if (op === Op.Vcpu) this.current = t.argOf(i);
+      else if (op === Op.Cpl) this.vcpu.user = t.argOf(i) === 0;
+      else this.checkExpect(this.program.expects[t.argOf(i)]!);
       return true;
     }
     if (this.labelRows.size !== 0) {
@@ -183,23 +183,24 @@ export class Machine {
       case Op.Read:
       case Op.Write:
       case Op.Exec: {
-        const f = t.flags[i]!;
+        const f = t.flagsOf(i);
         const user = f & EF_USER ? true : f & EF_KERNEL ? false : vcpu.user;
         const kind = op === Op.Read ? ACC_READ : op === Op.Write ? ACC_WRITE : ACC_EXEC;
-        const ok = this.mmu.access(vcpu, t.addr[i]!, kind, user, t.vlo[i]!, t.vhi[i]!, t.size[i]!, (f & EF_HAS_VALUE) !== 0);
+        const hasValue = (f & EF_HAS_VALUE) !== 0;
+        const ok = this.mmu.access(vcpu, t.eventAddr(i), kind, user, hasValue ? t.loOf(i) : 0, hasValue ? t.hiOf(i) : 0, t.sizeOf(i), hasValue);
         this.access = ok ? ACCESS_OK : { ok: false, fault: this.mmu.fault };
         break;
       }
       case Op.Pte: {
-        const at = pteEntryAddress(this.mem, this.mode, vcpu.cr3, t.addr[i]!, t.level[i]!);
+        const at = pteEntryAddress(this.mem, this.mode, vcpu.cr3, t.eventAddr(i), t.levelOf(i));
         if (typeof at === 'string') {
           this.error = at;
           break;
         }
-        const off = t.offset[i]!;
-        const size = t.size[i]!;
-        if (off === 0) this.mmu.guestStore(vcpu, at, t.vlo[i]!, t.vhi[i]!, size);
-        else if (off === 4) this.mmu.guestStore(vcpu, at + 4, t.vhi[i]!, 0, size);
+        const off = t.offsetOf(i);
+        const size = t.sizeOf(i);
+        if (off === 0) this.mmu.guestStore(vcpu, at, t.loOf(i), t.hiOf(i), size);
+        else if (off === 4) this.mmu.guestStore(vcpu, at + 4, t.hiOf(i), 0, size);
         else {
           const v = t.value(i) >> BigInt(8 * off);
           this.mmu.guestStore(vcpu, at + off, Number(v & 0xffffffffn), Number((v >> 32n) & 0xffffffffn), size);
@@ -207,11 +208,11 @@ export class Machine {
         break;
       }
       case Op.Store:
-        this.mmu.guestStore(vcpu, t.addr[i]!, t.vlo[i]!, t.vhi[i]!, t.size[i]!);
+        this.mmu.guestStore(vcpu, t.eventAddr(i), t.loOf(i), t.hiOf(i), t.sizeOf(i));
         break;
       case Op.Cr3: {
-        const space = t.arg[i]!;
-        this.mmu.loadCr3(vcpu, space >= 0 ? this.spaceRoots[space]! : t.addr[i]!);
+        const space = t.argOf(i);
+        this.mmu.loadCr3(vcpu, space >= 0 ? this.spaceRoots[space]! : t.addrOf(i));
         reloaded = [vcpu];
         break;
       }
@@ -220,7 +221,7 @@ export class Machine {
         break;
     }
     this.events++;
-    this.lastEventLine = t.line[i]!;
+    this.lastEventLine = t.lineOf(i);
     const last = this.last;
     last.exits = this.mmu.exits.total - exits0;
     last.fault = this.mmu.fault;

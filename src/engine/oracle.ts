@@ -62,35 +62,35 @@ export class Oracle {
       case Op.Read:
       case Op.Write:
       case Op.Exec: {
-        const f = t.flags[i]!;
+        const f = t.flagsOf(i);
         const user = f & EF_USER ? true : f & EF_KERNEL ? false : v.user;
         const kind = op === Op.Read ? ACC_READ : op === Op.Write ? ACC_WRITE : ACC_EXEC;
         const w = this.walk;
-        if (!walkAddr(this.mem, this.mode, v, t.addr[i]!, kind, user, WALK_SET_BITS | WALK_CHECK_PERMS, w)) return { ok: false, fault: w.errorCode };
-        if (kind === ACC_WRITE && f & EF_HAS_VALUE) this.mem.writeLoHi(w.gpa, t.vlo[i]!, t.vhi[i]!, t.size[i]!);
+        if (!walkAddr(this.mem, this.mode, v, t.addrOf(i), kind, user, WALK_SET_BITS | WALK_CHECK_PERMS, w)) return { ok: false, fault: w.errorCode };
+        if (kind === ACC_WRITE && f & EF_HAS_VALUE) this.mem.writeLoHi(w.gpa, t.loOf(i), t.hiOf(i), t.sizeOf(i));
         return { ok: true, fault: -1 };
       }
       case Op.Pte: {
-        const at = pteEntryAddress(this.mem, this.mode, v.cr3, t.addr[i]!, t.level[i]!);
+        const at = pteEntryAddress(this.mem, this.mode, v.cr3, t.addrOf(i), t.levelOf(i));
         if (typeof at === 'string') return { ok: false, fault: -1, error: at };
-        const off = t.offset[i]!;
+        const off = t.offsetOf(i);
         const val = t.value(i) >> BigInt(8 * off);
-        this.mem.writeLoHi(at + off, Number(val & 0xffffffffn), Number((val >> 32n) & 0xffffffffn), t.size[i]!);
+        this.mem.writeLoHi(at + off, Number(val & 0xffffffffn), Number((val >> 32n) & 0xffffffffn), t.sizeOf(i));
         return { ok: true, fault: -1 };
       }
       case Op.Store:
-        this.mem.writeLoHi(t.addr[i]!, t.vlo[i]!, t.vhi[i]!, t.size[i]!);
+        this.mem.writeLoHi(t.addrOf(i), t.loOf(i), t.hiOf(i), t.sizeOf(i));
         return { ok: true, fault: -1 };
       case Op.Cr3: {
-        const space = t.arg[i]!;
-        this.loadCr3(v, space >= 0 ? this.spaceRoots[space]! : t.addr[i]!);
+        const space = t.argOf(i);
+        this.loadCr3(v, space >= 0 ? this.spaceRoots[space]! : t.addrOf(i));
         return { ok: true, fault: -1 };
       }
       case Op.Vcpu:
-        this.current = t.arg[i]!;
+        this.current = t.argOf(i);
         return { ok: true, fault: -1 };
       case Op.Cpl:
-        v.user = t.arg[i] === 0;
+        v.user = t.argOf(i) === 0;
         return { ok: true, fault: -1 };
       default:
         return { ok: true, fault: -1 };

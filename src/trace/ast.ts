@@ -124,8 +124,8 @@ export type Stmt = SetupStmt | EventStmt;
 
 // ---------------------------------------------------------------------------
 // The compact program: what the engine replays. Events live in typed-array
-// columns (about 30 bytes an event) so that a million-line trace fits in
-// less memory than its text.
+// columns (about 13 bytes an event on a kbuild-like trace) so that a
+// million-line trace fits in less memory than its text.
 
 /** Opcodes of the EventTable. Vcpu, Cpl and Expect are rows but not events. */
 export const Op = {
@@ -143,12 +143,12 @@ export const Op = {
 export type OpCode = (typeof Op)[keyof typeof Op];
 export const OP_NAMES = ['read', 'write', 'exec', 'pte', 'store', 'cr3', 'invlpg', 'vcpu', 'cpl', 'expect'] as const;
 
-/** `EventTable.flags` bits. */
+/** `EventTable.flagsOf` bits. */
 export const EF_HAS_VALUE = 1;
 export const EF_USER = 2;
 export const EF_KERNEL = 4;
 
-/** One event row, decoded (for the debugger and tests; the engine reads the columns). */
+/** One event row, decoded (for the debugger and tests; the engine reads the accessors). */
 export interface EventRow {
   op: OpCode;
   line: number;
@@ -162,100 +162,282 @@ export interface EventRow {
   cpl?: Cpl;
 }
 
+/** Rows per block of the line column (one 32-bit base line a block, one byte a row). */
+const LINE_BLOCK_SHIFT = 6;
+/** A line offset that does not fit in a byte: the line is in the exception list. */
+const LINE_FAR = 255;
+
+/** The number of bits set in a 32-bit word. */
+function popcount32(x: number): number {
+  x = x - ((x >>> 1) & 0x55555555);
+  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+  x = (x + (x >>> 4)) & 0x0f0f0f0f;
+  return Math.imul(x, 0x01010101) >>> 24;
+}
+
+/**
+ * The events of a program, by row, in columns (about 13 bytes a row on a
+ * kbuild-like trace, against 29 for one typed array per field):
+ *
+ * - `op`: one byte a row.
+ * - the line: a 32-bit base line every 64 rows and one byte a row, the
+ *   offset from the base (consecutive rows are mostly on consecutive lines);
+ *   an offset of 255 or more, or a negative one, is looked up in a short
+ *   sorted list of exceptions.
+ * - `addr` and `arg` share one float64: the VA or GPA for the events that
+ *   have an address, the argument for `vcpu`, `cpl` and `expect` (which have
+ *   none), and -(space + 1) for a `cr3` to a named space (else its GPA).
+ * - size, level, offset and flags packed in 16 bits.
+ * - the value's 32-bit halves only for the rows whose value is not zero, in
+ *   row order: a bit a row says which rows have one, and a count of the rows
+ *   with a value before each 32 rows gives the slot (a rank, in O(1)).
+ *
+ * Read rows through the accessors (`lineOf`, `addrOf`, `argOf`, `sizeOf`,
+ * `levelOf`, `offsetOf`, `flagsOf`, `loOf`, `hiOf`, `value`); only `op` is
+ * a column to index directly.
+ */
 export class EventTable {
   count = 0;
   op: Uint8Array;
-  /** 1-based source line. */
-  line: Uint32Array;
-  /** VA (access, pte, invlpg) or GPA (store, cr3 by address). */
-  addr: Float64Array;
-  /** cr3: space index or -1; vcpu: number; cpl: 0 user / 1 kernel; expect: index into Program.expects. */
-  arg: Int32Array;
-  /** The value's low and high 32 bits (write with EF_HAS_VALUE, pte, store). */
-  vlo: Uint32Array;
-  vhi: Uint32Array;
-  /** Bytes: 1, 2, 4 or 8 (read and exec: 1). */
-  size: Uint8Array;
-  /** pte: the level 1..4. */
-  level: Uint8Array;
-  /** pte: byte offset within the entry. */
-  offset: Uint8Array;
-  flags: Uint8Array;
+  /** Base line of each block of 64 rows (the line of its first row). */
+  private lineBase: Uint32Array;
+  /** Per row: its line minus its block's base, or LINE_FAR. */
+  private lineOff: Uint8Array;
+  /** Rows whose offset is LINE_FAR (ascending) and their lines. */
+  private farRows: number[] = [];
+  private farLines: number[] = [];
+  /** Address, or argument (see above). */
+  private addrArg: Float64Array;
+  /** size (bits 0-3), level (4-6), offset (7-9), flags (10-12). */
+  private attr: Uint16Array;
+  /** Bit i % 32 of word i >> 5: row i has a non-zero value. */
+  private valBits: Uint32Array;
+  /** Rows with a value before word w's first row. */
+  private valRank: Uint32Array;
+  /** Values in row order: low half at 2k, high half at 2k + 1. */
+  private vals: Uint32Array;
+  private valCount = 0;
+  /** A materialized line column (the deprecated `line`), built on first use. */
+  private lineCache: Uint32Array | null = null;
 
   constructor(capacity = 64) {
-    this.op = new Uint8Array(capacity);
-    this.line = new Uint32Array(capacity);
-    this.addr = new Float64Array(capacity);
-    this.arg = new Int32Array(capacity);
-    this.vlo = new Uint32Array(capacity);
-    this.vhi = new Uint32Array(capacity);
-    this.size = new Uint8Array(capacity);
-    this.level = new Uint8Array(capacity);
-    this.offset = new Uint8Array(capacity);
-    this.flags = new Uint8Array(capacity);
+    const cap = Math.max(capacity, 1);
+    this.op = new Uint8Array(cap);
+    this.lineOff = new Uint8Array(cap);
+    this.lineBase = new Uint32Array((cap >>> LINE_BLOCK_SHIFT) + 1);
+    this.addrArg = new Float64Array(cap);
+    this.attr = new Uint16Array(cap);
+    this.valBits = new Uint32Array((cap >>> 5) + 1);
+    this.valRank = new Uint32Array((cap >>> 5) + 1);
+    this.vals = new Uint32Array(Math.max(16, cap >>> 2));
   }
 
   /** Appends a row and returns its index. `value` is split into 32-bit halves. */
   push(op: OpCode, line: number, addr: number, arg: number, value: bigint, size: number, level: number, offset: number, flags: number): number {
+    return this.pushLoHi(op, line, addr, arg, Number(value & 0xffffffffn), Number((value >> 32n) & 0xffffffffn), size, level, offset, flags);
+  }
+
+  /**
+   * Appends a row whose value is given as 32-bit halves. `arg` must be 0 for
+   * the rows with an address; `addr` 0 for `vcpu`, `cpl` and `expect`, and for
+   * a `cr3` with a space (arg ≥ 0).
+   */
+  pushLoHi(op: OpCode, line: number, addr: number, arg: number, lo: number, hi: number, size: number, level: number, offset: number, flags: number): number {
     if (this.count === this.op.length) this.grow(this.count * 2);
     const i = this.count++;
+    this.lineCache = null;
     this.op[i] = op;
-    this.line[i] = line;
-    this.addr[i] = addr;
-    this.arg[i] = arg;
-    if (value !== 0n) {
-      this.vlo[i] = Number(value & 0xffffffffn);
-      this.vhi[i] = Number((value >> 32n) & 0xffffffffn);
+    // The line.
+    const b = i >>> LINE_BLOCK_SHIFT;
+    if ((i & ((1 << LINE_BLOCK_SHIFT) - 1)) === 0) this.lineBase[b] = line;
+    const d = line - this.lineBase[b]!;
+    if (d >= 0 && d < LINE_FAR) this.lineOff[i] = d;
+    else {
+      this.lineOff[i] = LINE_FAR;
+      this.farRows.push(i);
+      this.farLines.push(line);
     }
-    this.size[i] = size;
-    this.level[i] = level;
-    this.offset[i] = offset;
-    this.flags[i] = flags;
+    // The address or the argument.
+    if (op === Op.Vcpu || op === Op.Cpl || op === Op.Expect) this.addrArg[i] = arg;
+    else if (op === Op.Cr3 && arg >= 0) this.addrArg[i] = -(arg + 1);
+    else this.addrArg[i] = addr;
+    this.attr[i] = size | (level << 4) | (offset << 7) | (flags << 10);
+    // The value.
+    const w = i >>> 5;
+    if ((i & 31) === 0) this.valRank[w] = this.valCount;
+    lo >>>= 0;
+    hi >>>= 0;
+    if (lo !== 0 || hi !== 0) {
+      this.valBits[w]! |= 1 << (i & 31);
+      let k = this.valCount++ * 2;
+      if (k + 2 > this.vals.length) {
+        const v = new Uint32Array(this.vals.length * 2);
+        v.set(this.vals);
+        this.vals = v;
+      }
+      this.vals[k++] = lo;
+      this.vals[k] = hi;
+    }
     return i;
   }
 
   /** Shrinks the columns to `count` rows (call once, when parsing is done). */
   trim(): void {
     if (this.op.length !== this.count) this.grow(this.count);
+    if (this.vals.length !== this.valCount * 2) this.vals = this.vals.slice(0, this.valCount * 2);
+  }
+
+  /** The 1-based source line of row i. */
+  lineOf(i: number): number {
+    const d = this.lineOff[i]!;
+    return d !== LINE_FAR ? this.lineBase[i >>> LINE_BLOCK_SHIFT]! + d : this.farLine(i);
+  }
+
+  private farLine(i: number): number {
+    const rows = this.farRows;
+    let lo = 0;
+    let hi = rows.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (rows[mid]! < i) lo = mid + 1;
+      else hi = mid;
+    }
+    return this.farLines[lo]!;
+  }
+
+  /**
+   * The line column as a typed array, built on first use and kept until the
+   * next push (4 bytes a row: prefer `lineOf`).
+   * @deprecated use `lineOf(row)`.
+   */
+  get line(): Uint32Array {
+    if (this.lineCache === null) {
+      const a = new Uint32Array(this.count);
+      for (let i = 0; i < this.count; i++) a[i] = this.lineOf(i);
+      this.lineCache = a;
+    }
+    return this.lineCache;
+  }
+
+  /** VA (access, pte, invlpg) or GPA (store, cr3 by address); 0 for the rows that have none. */
+  addrOf(i: number): number {
+    const op = this.op[i]!;
+    if (op <= Op.Invlpg) {
+      const a = this.addrArg[i]!;
+      return a < 0 ? 0 : a;
+    }
+    return 0;
+  }
+
+  /** cr3: space index or -1; vcpu: number; cpl: 0 user / 1 kernel; expect: index into Program.expects; else 0. */
+  argOf(i: number): number {
+    const op = this.op[i]!;
+    if (op === Op.Cr3) {
+      const a = this.addrArg[i]!;
+      return a < 0 ? -a - 1 : -1;
+    }
+    return op > Op.Invlpg ? this.addrArg[i]! : 0;
+  }
+
+  /**
+   * The address of a row known to be a read, write, exec, pte, store or
+   * invlpg (the replay's hot loop: no test of the op).
+   */
+  eventAddr(i: number): number {
+    return this.addrArg[i]!;
+  }
+
+  /** Bytes: 1, 2, 4 or 8 (read and exec: 1; 0 for the rows that have no size). */
+  sizeOf(i: number): number {
+    return this.attr[i]! & 15;
+  }
+
+  /** pte: the level 1..4. */
+  levelOf(i: number): number {
+    return (this.attr[i]! >>> 4) & 7;
+  }
+
+  /** pte: byte offset within the entry. */
+  offsetOf(i: number): number {
+    return (this.attr[i]! >>> 7) & 7;
+  }
+
+  /** EF_HAS_VALUE, EF_USER, EF_KERNEL. */
+  flagsOf(i: number): number {
+    return this.attr[i]! >>> 10;
+  }
+
+  /** The slot of row i's value in `vals`, or -1 when its value is zero. */
+  private slot(i: number): number {
+    const w = i >>> 5;
+    const bits = this.valBits[w]!;
+    const b = i & 31;
+    if (((bits >>> b) & 1) === 0) return -1;
+    return this.valRank[w]! + popcount32(bits & ((1 << b) - 1));
+  }
+
+  /** The value's low 32 bits (write with EF_HAS_VALUE, pte, store; else 0). */
+  loOf(i: number): number {
+    const k = this.slot(i);
+    return k < 0 ? 0 : this.vals[2 * k]!;
+  }
+
+  /** The value's high 32 bits. */
+  hiOf(i: number): number {
+    const k = this.slot(i);
+    return k < 0 ? 0 : this.vals[2 * k + 1]!;
   }
 
   value(i: number): bigint {
-    return (BigInt(this.vhi[i]!) << 32n) | BigInt(this.vlo[i]!);
+    const k = this.slot(i);
+    return k < 0 ? 0n : (BigInt(this.vals[2 * k + 1]!) << 32n) | BigInt(this.vals[2 * k]!);
+  }
+
+  /** Bytes held by the columns. */
+  get byteLength(): number {
+    return (
+      this.op.byteLength +
+      this.lineBase.byteLength +
+      this.lineOff.byteLength +
+      this.farRows.length * 16 +
+      this.addrArg.byteLength +
+      this.attr.byteLength +
+      this.valBits.byteLength +
+      this.valRank.byteLength +
+      this.vals.byteLength
+    );
   }
 
   row(i: number): EventRow {
-    const f = this.flags[i]!;
+    const f = this.flagsOf(i);
     return {
       op: this.op[i] as OpCode,
-      line: this.line[i]!,
-      addr: this.addr[i]!,
-      arg: this.arg[i]!,
+      line: this.lineOf(i),
+      addr: this.addrOf(i),
+      arg: this.argOf(i),
       value: this.value(i),
       hasValue: (f & EF_HAS_VALUE) !== 0,
-      size: this.size[i]!,
-      level: this.level[i]!,
-      offset: this.offset[i]!,
+      size: this.sizeOf(i),
+      level: this.levelOf(i),
+      offset: this.offsetOf(i),
       cpl: f & EF_USER ? 'user' : f & EF_KERNEL ? 'kernel' : undefined,
     };
   }
 
   private grow(n: number): void {
     const cap = Math.max(n, 1);
-    const copy = <T extends Uint8Array | Uint32Array | Float64Array | Int32Array>(a: T, make: (n: number) => T): T => {
-      const b = make(cap);
-      b.set(a.subarray(0, Math.min(this.count, cap)) as never);
+    const copy = <T extends Uint8Array | Uint16Array | Uint32Array | Float64Array>(a: T, len: number, make: (n: number) => T): T => {
+      const b = make(len);
+      b.set(a.subarray(0, Math.min(a.length, len)) as never);
       return b;
     };
-    this.op = copy(this.op, (k) => new Uint8Array(k));
-    this.line = copy(this.line, (k) => new Uint32Array(k));
-    this.addr = copy(this.addr, (k) => new Float64Array(k));
-    this.arg = copy(this.arg, (k) => new Int32Array(k));
-    this.vlo = copy(this.vlo, (k) => new Uint32Array(k));
-    this.vhi = copy(this.vhi, (k) => new Uint32Array(k));
-    this.size = copy(this.size, (k) => new Uint8Array(k));
-    this.level = copy(this.level, (k) => new Uint8Array(k));
-    this.offset = copy(this.offset, (k) => new Uint8Array(k));
-    this.flags = copy(this.flags, (k) => new Uint8Array(k));
+    this.op = copy(this.op, cap, (k) => new Uint8Array(k));
+    this.lineOff = copy(this.lineOff, cap, (k) => new Uint8Array(k));
+    this.lineBase = copy(this.lineBase, ((cap - 1) >>> LINE_BLOCK_SHIFT) + 1, (k) => new Uint32Array(k));
+    this.addrArg = copy(this.addrArg, cap, (k) => new Float64Array(k));
+    this.attr = copy(this.attr, cap, (k) => new Uint16Array(k));
+    this.valBits = copy(this.valBits, ((cap - 1) >>> 5) + 1, (k) => new Uint32Array(k));
+    this.valRank = copy(this.valRank, ((cap - 1) >>> 5) + 1, (k) => new Uint32Array(k));
   }
 }
 

@@ -742,9 +742,7 @@ export class TraceParser {
   /** Appends an event row (and registers its label). */
   private row(op: OpCode, addr: number, arg: number, lo: number, hi: number, size: number, level: number, offset: number, flags: number, label: string | undefined): number {
     const t = this.program.events;
-    const i = t.push(op, this.ln, addr, arg, 0n, size, level, offset, flags);
-    t.vlo[i] = lo;
-    t.vhi[i] = hi;
+    const i = t.pushLoHi(op, this.ln, addr, arg, lo, hi, size, level, offset, flags);
     if (label !== undefined) {
       this.labelLines.set(label, this.ln);
       this.program.labels.set(label, i);

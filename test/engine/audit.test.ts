@@ -290,7 +290,7 @@ describe('property (c): the incremental audit reports what the full audit report
             i.step();
             const a = violationKeys(f.newViolations).sort().join(' ');
             const b = violationKeys(i.newViolations).sort().join(' ');
-            if (a !== b) throw new Error(`policy ${policy}, row ${row} (line ${prog.events.line[row]}): full [${a}] incremental [${b}]\n${text}`);
+            if (a !== b) throw new Error(`policy ${policy}, row ${row} (line ${prog.events.lineOf(row)}): full [${a}] incremental [${b}]\n${text}`);
             if (f.error) break;
           }
         }

@@ -63,7 +63,7 @@ export class Run {
     const t = m.program.events;
     const rec: Rec = {
       row,
-      line: t.line[row]!,
+      line: t.lineOf(row),
       op: OP_NAMES[t.op[row]!]!,
       label: this.labelOf.get(row),
       exits: m.last.exits,

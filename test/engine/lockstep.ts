@@ -53,7 +53,7 @@ export function lockstep(prog: Program, policy: string, audit: AuditMode | false
     res.events++;
     if (m.error !== null || ref.error !== undefined) {
       if ((m.error === null) !== (ref.error === undefined)) {
-        res.divergence ??= { row, line: t.line[row]!, what: `replay error: engine ${m.error}, oracle ${ref.error}` };
+        res.divergence ??= { row, line: t.lineOf(row), what: `replay error: engine ${m.error}, oracle ${ref.error}` };
       }
       res.stoppedByError = true;
       break;
@@ -65,7 +65,7 @@ export function lockstep(prog: Program, policy: string, audit: AuditMode | false
         if (okE !== ref.ok || (!okE && faultE !== ref.fault)) {
           res.divergence = {
             row,
-            line: t.line[row]!,
+            line: t.lineOf(row),
             what: `access: engine ${okE ? 'ok' : `#PF 0x${faultE.toString(16)}`}, oracle ${ref.ok ? 'ok' : `#PF 0x${ref.fault.toString(16)}`}`,
           };
         }
@@ -74,7 +74,7 @@ export function lockstep(prog: Program, policy: string, audit: AuditMode | false
         const gpa = m.mem.firstDifference(o.mem)!;
         res.divergence = {
           row,
-          line: t.line[row]!,
+          line: t.lineOf(row),
           what: `guest memory at 0x${gpa.toString(16)}: engine 0x${m.mem.readByte(gpa).toString(16)}, oracle 0x${o.mem.readByte(gpa).toString(16)}`,
         };
       }

@@ -77,7 +77,7 @@ describe('property (a): the audit misses nothing', () => {
               'the engine differs from the oracle before the audit saw anything',
               policy,
               text,
-              `line ${r.divergence.line}: ${r.divergence.what}; first violation ${r.firstViolationRow < 0 ? 'none' : `at line ${prog.events.line[r.firstViolationRow]}: ${r.firstViolation!.message}`}`,
+              `line ${r.divergence.line}: ${r.divergence.what}; first violation ${r.firstViolationRow < 0 ? 'none' : `at line ${prog.events.lineOf(r.firstViolationRow)}: ${r.firstViolation!.message}`}`,
             );
           }
         }
@@ -105,7 +105,7 @@ describe('property (b): zap (and update) are exact on Linux-like traces', () => 
         for (const policy of ['zap', 'update']) {
           const r = lockstep(prog, policy, 'full', false);
           if (r.firstViolationRow >= 0) {
-            throw describePlanFailure('violation on a Linux-like trace', policy, text, `line ${prog.events.line[r.firstViolationRow]}: ${r.firstViolation!.message}`);
+            throw describePlanFailure('violation on a Linux-like trace', policy, text, `line ${prog.events.lineOf(r.firstViolationRow)}: ${r.firstViolation!.message}`);
           }
           if (r.divergence) throw describePlanFailure('divergence on a Linux-like trace', policy, text, `line ${r.divergence.line}: ${r.divergence.what}`);
           // the final memories agree (GuestMemory.equals, the engine's own comparison)

@@ -78,7 +78,7 @@ describe('the language.md example', () => {
       [Op.Expect, 14, 0, 3],
     ]);
     expect(rows(r)[4]).toMatchObject({ value: 0x200067n, hasValue: true, size: 8, level: 1, offset: 0 });
-    expect(ev.flags[4]).toBe(EF_HAS_VALUE);
+    expect(ev.flagsOf(4)).toBe(EF_HAS_VALUE);
     for (const i of [0, 2, 6]) expect(rows(r)[i]).toMatchObject({ size: 1, hasValue: false, cpl: undefined });
     expect([...r.program.labels]).toEqual([['fault', 2]]);
     expect(r.program.expects.map((e) => [e.line, e.source])).toEqual([

@@ -258,14 +258,14 @@ describe('events', () => {
   test('user and kernel set flags', () => {
     const r = clean(lines('read 0x1000 user', 'exec 0x1000 kernel', 'write 0x1000 KERNEL', 'read 0x1000'));
     const ev = r.program.events;
-    expect([ev.flags[0], ev.flags[1], ev.flags[2], ev.flags[3]]).toEqual([EF_USER, EF_KERNEL, EF_KERNEL, 0]);
+    expect([ev.flagsOf(0), ev.flagsOf(1), ev.flagsOf(2), ev.flagsOf(3)]).toEqual([EF_USER, EF_KERNEL, EF_KERNEL, 0]);
     expect(rows(r).map((x) => x.cpl)).toEqual(['user', 'kernel', 'kernel', undefined]);
   });
 
   test('write without a value', () => {
     const r = clean('write 0x1000');
     expect(rows(r)).toEqual([row({ op: Op.Write, line: 1, addr: 0x1000, size: 8 })]);
-    expect(r.program.events.flags[0]).toBe(0);
+    expect(r.program.events.flagsOf(0)).toBe(0);
   });
 
   test('write with a value, size, privilege and label in any order', () => {
@@ -275,7 +275,7 @@ describe('events', () => {
       row({ op: Op.Write, line: 2, addr: 0x2000, value: 7n, hasValue: true, size: 1, cpl: 'user' }),
       row({ op: Op.Write, line: 3, addr: 0x3000, size: 2 }),
     ]);
-    expect(r.program.events.flags[0]).toBe(EF_HAS_VALUE | EF_KERNEL);
+    expect(r.program.events.flagsOf(0)).toBe(EF_HAS_VALUE | EF_KERNEL);
     expect([...r.program.labels]).toEqual([
       ['w1', 0],
       ['w2', 1],
@@ -286,8 +286,8 @@ describe('events', () => {
   test('a 64-bit write value', () => {
     const r = clean('write 0x1000 = 0xffff_ffff_ffff_ffff');
     expect(rows(r)[0]!.value).toBe(0xffff_ffff_ffff_ffffn);
-    expect(r.program.events.vlo[0]).toBe(0xffffffff);
-    expect(r.program.events.vhi[0]).toBe(0xffffffff);
+    expect(r.program.events.loOf(0)).toBe(0xffffffff);
+    expect(r.program.events.hiOf(0)).toBe(0xffffffff);
   });
 
   test('write default size per mode', () => {
@@ -299,7 +299,7 @@ describe('events', () => {
   test('pte VA = PTE', () => {
     const r = clean('pte 0x400000 = 0x200000 P W U A D');
     expect(rows(r)).toEqual([row({ op: Op.Pte, line: 1, addr: 0x400000, value: 0x200067n, hasValue: true, size: 8, level: 1 })]);
-    expect(r.program.events.flags[0]).toBe(EF_HAS_VALUE);
+    expect(r.program.events.flagsOf(0)).toBe(EF_HAS_VALUE);
   });
 
   test('pte with level, size, offset and label', () => {

@@ -222,7 +222,7 @@ describe('properties', () => {
     rangesWithin(text, r.diagnostics);
     expect(r.hasErrors).toBe(r.diagnostics.some((d) => d.severity === 'error'));
     for (let i = 0; i < r.program.events.count; i++) {
-      const line = r.program.events.line[i]!;
+      const line = r.program.events.lineOf(i);
       expect(line).toBeGreaterThanOrEqual(1);
       expect(line).toBeLessThanOrEqual(r.program.lineCount);
     }
