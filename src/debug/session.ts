@@ -27,6 +27,7 @@ import { DEBUG_NAMES, FILTERS } from './breakpoints';
 import { guestEntryText, hx, rowText, shadowEntryText } from './format';
 import { LaunchError, RuntimeError, TraceRuntime, formatDiagnostics, type BpSpec, type LineBp, type StopInfo } from './runtime';
 import { ViewContext, buildScopes, type VarNode } from './views';
+import { LINE_EFFECTS_CAPABILITY, LINE_EFFECTS_REQUEST } from './lineeffects';
 import { MMU_MAP_CAPABILITY, MMU_MAP_REQUEST, buildMmuMap, parseMmuMapArgs } from './mmumap';
 
 export { formatDiagnostics };
@@ -249,6 +250,8 @@ export class MmuTraceSession extends DebugSession {
         return this.gotoTargets(a);
       case MMU_MAP_REQUEST:
         return this.mmuMap(a);
+      case LINE_EFFECTS_REQUEST:
+        return this.lineEffects(a);
       case 'source':
         throw new UserError('no source is available for this reference: the trace is a file on disk');
       default:
@@ -311,6 +314,8 @@ export class MmuTraceSession extends DebugSession {
       supportsSingleThreadExecutionRequests: false,
       // Custom: the MMU map panel's request (see mmumap.ts).
       [MMU_MAP_CAPABILITY]: true,
+      // Custom: what each line run so far did, for the editor's inline values (see lineeffects.ts).
+      [LINE_EFFECTS_CAPABILITY]: true,
     } as DebugProtocol.Capabilities;
   }
 
@@ -966,6 +971,18 @@ export class MmuTraceSession extends DebugSession {
       throw new UserError(`mmuMap: ${(e as Error).message}`);
     }
     return buildMmuMap(this.rt, args);
+  }
+
+  /** `lineEffects { startLine?, endLine? }` (1-based lines, inclusive): what each row run before the position did. */
+  private lineEffects(a: Record<string, unknown>): unknown {
+    this.requireStopped();
+    const start = optInt(a, 'startLine') ?? 1;
+    const end = optInt(a, 'endLine') ?? Number.MAX_SAFE_INTEGER;
+    if (start < 1) throw new UserError('lineEffects: `startLine` must be 1 or more (lines count from 1)');
+    const p = this.rt.position;
+    const before = p.kind === 'before' ? p.row : p.kind === 'end' ? this.rt.program.events.count : p.row + 1;
+    const r = this.rt.timeline.effects.lines(start, end, before);
+    return r.truncated ? { lines: r.lines, truncated: true } : { lines: r.lines };
   }
 
   private goto(a: Record<string, unknown>): undefined {

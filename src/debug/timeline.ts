@@ -13,6 +13,7 @@
 
 import { type MachineSnapshot, type Machine, type StepRecorder } from '../engine';
 import { Op } from '../trace';
+import { EffectLog } from './lineeffects';
 
 type ShadowImage = MachineSnapshot['shadow']['pages'][number];
 
@@ -70,6 +71,8 @@ export class Timeline {
   lastEventUndoEnd = 0;
   /** Rows run (for the benchmark and tests). */
   rowsRun = 0;
+  /** What each row did, recorded the first time it runs (the `lineEffects` request). */
+  readonly effects: EffectLog;
 
   /** `gap` fixes the distance between checkpoints (tests); by default it adapts. */
   constructor(machine: Machine, moreRows: (needed: number) => boolean, opts: { gap?: number } = {}) {
@@ -79,6 +82,7 @@ export class Timeline {
       this.fixedGap = true;
     }
     this.moreRows = moreRows;
+    this.effects = new EffectLog(machine.program);
     this.vcpuExits = new Float64Array(machine.mmu.vcpus.length);
     // Every store to guest memory passes the hook before it lands.
     machine.mem.storeHook = (gpa, size, lo, hi) => {
@@ -210,6 +214,8 @@ export class Timeline {
     if (!this.hasRow(row)) return false;
     const isEvent = m.program.events.op[row]! <= Op.Invlpg;
     if (isEvent) this.lastEventUndoStart = this.uLen;
+    const first = this.effects.wants(row);
+    if (first) this.effects.begin(m);
     if (rec) {
       rec.steps.length = 0;
       m.recorder = rec;
@@ -222,6 +228,7 @@ export class Timeline {
       m.step();
     }
     this.rowsRun++;
+    if (first) this.effects.end(row, m);
     if (isEvent) {
       this.lastEventRow = row;
       this.lastEventUndoEnd = this.uLen;

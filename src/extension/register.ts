@@ -11,13 +11,11 @@ import { DEBUG_TYPE, INITIAL_CONFIGURATION, LANGUAGE_ID, launchFor, resolveLaunc
 import { diagnostics, quickFixes, type EditorDiagnostic } from './features/diagnostics';
 import { hover } from './features/hover';
 import { COMMANDS, codeLenses, evaluatableAt } from './features/lenses';
-import { compareReport, inlineValues, replayEffects, rowOfLine, runReport, type LineEffect } from './features/replay';
+import { compareReport, inlineValues, runReport, type LineEffect } from './features/replay';
+import { LINE_EFFECTS_REQUEST } from '../debug/lineeffects';
 import { registerMmuMap } from './mmumap/panel';
 import { definition, documentSymbols, foldingRanges, references, type SymbolKind as TraceSymbolKind, type TraceSymbol } from './features/symbols';
 
-/** The custom DAP request that the inline values ask the adapter (see LineEffect), and the capability that announces it. */
-export const LINE_EFFECTS_REQUEST = 'lineEffects';
-export const LINE_EFFECTS_CAPABILITY = 'supportsLineEffectsRequest';
 const COMPARE_SCHEME = 'mmutrace-compare';
 const DIAGNOSTICS_DELAY_MS = 250;
 
@@ -248,64 +246,31 @@ export function activateWith(context: vscode.ExtensionContext, host: Host): void
     }),
   );
 
-  // Inline values: what each line replayed so far did. An adapter that says
-  // `supportsLineEffectsRequest: true` in its initialize response answers
-  // `lineEffects` (seen by a tracker); otherwise the extension replays the
-  // document itself (the engine is deterministic: the same file and policy
-  // give the same effects).
-  const local = new Map<string, { version: number; policy: string; rows: number[]; effects: LineEffect[] }>();
-  const answersLineEffects = new Set<string>();
+  // Inline values: what each line run so far did, as the adapter recorded it
+  // (the custom request `lineEffects`, asked for the visible lines above the
+  // stop only). The extension does not replay the trace itself.
   subs.push(
-    vscode.debug.registerDebugAdapterTrackerFactory(DEBUG_TYPE, {
-      createDebugAdapterTracker(session) {
-        return {
-          onDidSendMessage(m: { type?: string; command?: string; body?: Record<string, unknown> }) {
-            if (m.type === 'response' && m.command === 'initialize' && m.body?.[LINE_EFFECTS_CAPABILITY] === true) answersLineEffects.add(session.id);
-          },
-          onExit: () => answersLineEffects.delete(session.id),
-        };
-      },
-    }),
     vscode.languages.registerInlineValuesProvider(selector, {
       async provideInlineValues(doc, viewPort, ctx) {
         const session = vscode.debug.activeDebugSession;
         if (!session || session.type !== DEBUG_TYPE) return undefined;
         const stoppedLine = ctx.stoppedLocation.start.line + 1;
-        let effects: LineEffect[] | undefined;
-        if (answersLineEffects.has(session.id)) {
-          try {
-            const body = (await session.customRequest(LINE_EFFECTS_REQUEST, {})) as { lines?: LineEffect[] } | undefined;
-            if (Array.isArray(body?.lines)) effects = body.lines;
-          } catch {
-            effects = undefined;
-          }
+        const startLine = viewPort.start.line + 1;
+        const endLine = Math.min(viewPort.end.line + 1, stoppedLine - 1);
+        if (endLine < startLine) return [];
+        let effects: LineEffect[];
+        try {
+          const body = (await session.customRequest(LINE_EFFECTS_REQUEST, { startLine, endLine })) as { lines?: LineEffect[] } | undefined;
+          if (!Array.isArray(body?.lines)) return undefined;
+          effects = body.lines;
+        } catch {
+          return undefined; // the session moved on, or an adapter without the request
         }
-        if (!effects) {
-          const a = analyses.get(doc);
-          if (a.result.hasErrors) return undefined;
-          const policy = typeof session.configuration.policy === 'string' ? session.configuration.policy : (a.result.program.policy ?? 'update');
-          const key = doc.uri.toString();
-          let hit = local.get(key);
-          if (!hit || hit.version !== doc.version || hit.policy !== policy) {
-            try {
-              hit = { version: doc.version, policy, ...replayEffects(a.result.program, policy) };
-            } catch {
-              return undefined;
-            }
-            local.set(key, hit);
-          }
-          const stopRow = rowOfLine(a.result.program, stoppedLine);
-          effects = hit.effects.filter((_, i) => hit!.rows[i]! < stopRow);
-        }
-        return inlineValues(effects, stoppedLine, viewPort.start.line + 1, viewPort.end.line + 1).map((v) => {
+        return inlineValues(effects, stoppedLine, startLine, endLine).map((v) => {
           const end = doc.lineAt(v.line - 1).range.end;
           return new vscode.InlineValueText(new vscode.Range(end, end), v.text);
         });
       },
-    }),
-    vscode.debug.onDidTerminateDebugSession((s) => {
-      answersLineEffects.delete(s.id);
-      local.clear();
     }),
   );
 

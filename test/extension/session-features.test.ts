@@ -7,7 +7,10 @@ import { describe, expect, test } from 'vitest';
 import { analyze } from '../../src/extension/features/analysis';
 import { INITIAL_CONFIGURATION, resolveLaunch } from '../../src/extension/features/debugConfig';
 import { COMMANDS, codeLenses, evaluatableAt } from '../../src/extension/features/lenses';
-import { compareReport, effectText, inlineValues, replayEffects, rowOfLine, runReport, type LineEffect } from '../../src/extension/features/replay';
+import { EffectLog } from '../../src/debug/lineeffects';
+import { Machine, POLICY_NAMES } from '../../src/engine';
+import { Op, type Program } from '../../src/trace';
+import { compareReport, effectText, inlineValues, runReport, type LineEffect } from '../../src/extension/features/replay';
 import { EXAMPLES, at, example, exampleNames } from './helpers';
 
 const text = (f: string): string => readFileSync(resolve(EXAMPLES, f), 'utf8');
@@ -68,6 +71,20 @@ describe('evaluatable expressions under the mouse', () => {
   });
 });
 
+/** The whole program run under `policy`, each row recorded as the debugger's timeline records it. */
+function recorded(program: Program, policy: string): EffectLog {
+  const m = new Machine(program, { policy });
+  const log = new EffectLog(program);
+  for (;;) {
+    const row = m.pos;
+    if (row >= program.events.count || !log.wants(row)) break;
+    log.begin(m);
+    if (!m.step()) break;
+    log.end(row, m);
+  }
+  return log;
+}
+
 describe('inline values', () => {
   test('the demand fault under zap and update: exits and fault of each replayed line', () => {
     const a = example('demand-fault.mmutrace');
@@ -76,9 +93,8 @@ describe('inline values', () => {
       ['zap', '1 exit (emulate)'],
       ['update', '1 exit (emulate) · updated 1'],
     ] as const) {
-      const { rows, effects } = replayEffects(a.result.program, policy);
-      const stopRow = rowOfLine(a.result.program, stop);
-      const before = effects.filter((_, i) => rows[i]! < stopRow);
+      // What the adapter answers to `lineEffects` for lines 1..18 (its EffectLog, fed as its timeline runs the rows).
+      const before = recorded(a.result.program, policy).lines(1, stop - 1, Infinity).lines;
       const values = inlineValues(before, stop, 1, 100);
       expect(values).toEqual([
         { line: 13, text: '1 exit (fill)' },
@@ -115,12 +131,66 @@ describe('inline values', () => {
   test('every example replays; every event line gets a value, a failed expect never appears', () => {
     for (const f of exampleNames()) {
       const a = example(f);
-      const { effects } = replayEffects(a.result.program);
+      const effects = recorded(a.result.program, a.result.program.policy ?? 'update').lines(1, Infinity, Infinity).lines;
       const eventLines = a.statements.filter((s) => ['read', 'write', 'exec', 'pte', 'store', 'cr3', 'invlpg'].includes(s.kind)).map((s) => s.line);
       const shown = inlineValues(effects, Infinity, 1, a.lines.length);
       for (const l of eventLines) expect(shown.some((v) => v.line === l), `${f}:${l}`).toBe(true);
       expect(shown.filter((v) => v.text.startsWith('✘')), f).toEqual([]);
     }
+  });
+});
+
+describe('the adapter\'s record of line effects (one byte a row for the common cases)', () => {
+  /** Each row's effect the plain way: counters before and after, a whole object a row. */
+  function plain(program: Program, policy: string): LineEffect[] {
+    const m = new Machine(program, { policy });
+    const out: LineEffect[] = [];
+    for (;;) {
+      const row = m.pos;
+      if (row >= program.events.count) break;
+      const b = { ...m.mmu.exits };
+      if (!m.step()) break;
+      const line = program.events.lineOf(row);
+      if (program.events.op[row] === Op.Expect && m.expect) out.push({ line, exits: 0, fault: -1, expect: { passed: m.expect.passed, message: m.expect.passed ? '' : m.expect.message } });
+      else if (m.isEventRow(row)) {
+        const e = m.mmu.exits;
+        const x: LineEffect = { line, exits: m.last.exits, fault: m.last.fault, fill: e.fill - b.fill, inject: e.inject - b.inject, emulate: e.emulate - b.emulate, cr3: e.cr3 - b.cr3, zapped: m.last.zapped, updated: m.last.updated };
+        if (m.error !== null) x.error = m.error;
+        out.push(x);
+      }
+      if (m.error !== null) break;
+    }
+    return out;
+  }
+
+  test('every example under every policy: the compact record gives back every row\'s effect', () => {
+    for (const f of exampleNames()) {
+      const program = example(f).result.program;
+      for (const policy of POLICY_NAMES) {
+        const log = recorded(program, policy);
+        const want = plain(program, policy);
+        expect(want.length, f).toBeGreaterThan(0);
+        expect(log.lines(1, Infinity, Infinity).lines, `${f} ${policy}`).toEqual(want);
+      }
+    }
+  });
+
+  test('a range of lines, the rows before the position, and the cap', () => {
+    const program = example('demand-fault.mmutrace').result.program;
+    const log = recorded(program, 'update');
+    // Lines 15..17: the fault (inject, #PF 0x4), its expect, the pte write (emulate, updated 1).
+    expect(log.lines(15, 17, Infinity).lines.map((e) => [e.line, e.exits, e.fault, e.updated ?? 0, e.expect?.passed ?? null])).toEqual([
+      [15, 1, 0x4, 0, null],
+      [16, 0, -1, 0, true],
+      [17, 1, -1, 1, null],
+    ]);
+    // Before the row of line 17 (the session stopped there): 15 and 16 only.
+    let row17 = 0;
+    while (program.events.lineOf(row17) < 17) row17++;
+    expect(log.lines(15, 17, row17).lines.map((e) => e.line)).toEqual([15, 16]);
+    const capped = log.lines(1, Infinity, Infinity, 2);
+    expect(capped.truncated).toBe(true);
+    expect(capped.lines.map((e) => e.line)).toEqual([13, 14]);
   });
 });
 

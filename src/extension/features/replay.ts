@@ -1,9 +1,10 @@
-// Replays through the engine, for the commands (Run Trace, Compare Policies)
-// and for the inline values of a debug session.
+// Replays through the engine, for the commands (Run Trace, Compare Policies),
+// and writes the inline values of a debug session.
 
 import { compareTable, formatSummary } from '../../cli/format';
 import { Machine, MachineError, POLICIES, POLICY_NAMES, type Summary } from '../../engine';
-import { Op, parseTrace, type Program } from '../../trace';
+import { parseTrace, type Program } from '../../trace';
+import type { LineEffect } from '../../debug/lineeffects';
 import { describeFault } from './decode';
 
 interface RunInput {
@@ -22,87 +23,12 @@ function analyzeForRun(text: string, file: string): RunInput {
 }
 
 // ---------------------------------------------------------------------------
-// What each replayed line did. This is also the body of the custom DAP request
-// `lineEffects` that the extension sends to the adapter during a session:
-//
-//   request  { command: 'lineEffects', arguments: {} }
-//   response { body: { lines: LineEffect[] } }
-//
-// with one entry for each event line and `expect` line replayed before the
-// current stop, in replay order. The extension sends it only to an adapter
-// whose initialize response has `supportsLineEffectsRequest: true`, and
-// replays the trace itself otherwise (or when the request fails).
+// What each replayed line did comes from the adapter (the custom request
+// `lineEffects`, src/debug/lineeffects.ts): the session has run those rows
+// already, so the extension never replays the trace a second time for its
+// inline values.
 
-export interface LineEffect {
-  /** 1-based line of the trace. */
-  line: number;
-  /** VM exits the event caused. */
-  exits: number;
-  /** The error code of the #PF injected into the guest, or -1. */
-  fault: number;
-  /** Exits by outcome, where known. */
-  fill?: number;
-  inject?: number;
-  emulate?: number;
-  cr3?: number;
-  /** Shadow PTEs zapped and updated. */
-  zapped?: number;
-  updated?: number;
-  /** An `expect` line: whether it held, and the failure's message. */
-  expect?: { passed: boolean; message: string };
-  /** A replay error on this line (a `pte` into a missing table). */
-  error?: string;
-}
-
-/** Replays the whole program; the effect of every event and `expect` row, by row. */
-export function replayEffects(program: Program, policy?: string): { rows: number[]; effects: LineEffect[] } {
-  const m = new Machine(program, { policy });
-  const t = program.events;
-  const rows: number[] = [];
-  const effects: LineEffect[] = [];
-  let prev = { ...m.mmu.exits };
-  while (m.step()) {
-    const row = m.row;
-    const op = t.op[row]!;
-    const line = t.line[row]!;
-    if (op === Op.Expect && m.expect) {
-      rows.push(row);
-      effects.push({ line, exits: 0, fault: -1, expect: { passed: m.expect.passed, message: m.expect.message } });
-    } else if (m.isEventRow(row)) {
-      const e = m.mmu.exits;
-      const eff: LineEffect = {
-        line,
-        exits: m.last.exits,
-        fault: m.last.fault,
-        fill: e.fill - prev.fill,
-        inject: e.inject - prev.inject,
-        emulate: e.emulate - prev.emulate,
-        cr3: e.cr3 - prev.cr3,
-        zapped: m.last.zapped,
-        updated: m.last.updated,
-      };
-      if (m.error !== null) eff.error = m.error;
-      rows.push(row);
-      effects.push(eff);
-      prev = { ...e };
-      if (m.error !== null) break;
-    }
-  }
-  return { rows, effects };
-}
-
-/** The first row at or after a line (the event a stop on that line is about to run). */
-export function rowOfLine(program: Program, line: number): number {
-  const t = program.events;
-  let lo = 0;
-  let hi = t.count;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (t.line[mid]! < line) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
+export type { LineEffect };
 
 // ---------------------------------------------------------------------------
 // Inline values.

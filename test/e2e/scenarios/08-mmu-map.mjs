@@ -23,6 +23,7 @@
 import { rmSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { waitUntil } from '../lib/util.mjs';
+import { norm } from '../lib/workbench.mjs';
 
 /** What the panel shows, read from its DOM; null while it is being (re)loaded. */
 async function look(wb) {
@@ -166,6 +167,14 @@ export default {
         seen: m.changed.join(' | '),
       });
       wb.check(m.created.length === 0 && m.zapped.length === 0 && m.pagesCreated === 0, 'nothing created or zapped', { seen: `created ${m.created} zapped ${m.zapped}` });
+      // The editor's inline values say the same (the adapter's lineEffects): the fault and the update.
+      const lineText = async (start) => norm(await p.locator('.editor-group-container .monaco-editor .view-line', { hasText: new RegExp(`^${start}`) }).first().innerText()).replace(/\s+/g, ' ');
+      // (VS Code cuts a long inline value with "...".)
+      await wb.expect('inline values: line 15 "1 exit (inject) · #PF 0x4 (not present, read, user)"', async () => (await lineText('read.0x400000.@fault')).includes('1 exit (inject) · #PF 0x4 (not present,'), {
+        seen: () => lineText('read.0x400000.@fault'),
+        missing: 'inline values from the lineEffects request',
+      });
+      await wb.expect('inline values: line 17 "1 exit (emulate) · updated 1"', async () => (await lineText('pte.0x400000')).includes('1 exit (emulate) · updated 1'), { seen: () => lineText('pte.0x400000') });
       await mapShot(wb, '08-mmu-map-update');
 
       await step(wb); // the retry
@@ -227,6 +236,7 @@ export default {
       m = await look(wb);
       wb.check(m.updated.length + m.created.length + m.zapped.length === 0, 'zap: the pte write changes no shadow entry (none was there to zap)', { seen: show(m) });
       wb.check(m.changed.length === 1, '… the guest entry is changed', { seen: m.changed.join(' | ') });
+      await wb.expect('inline values under zap: line 17 "1 exit (emulate)", nothing updated', async () => / 1 exit \(emulate\)(?! ·)/.test(await lineText('pte.0x400000')), { seen: () => lineText('pte.0x400000') });
       await step(wb); // the refault
       await follows(wb, 'end of the trace');
       m = await look(wb);

@@ -1,0 +1,198 @@
+// What each line did, for the editor's inline values: recorded as the
+// debugger's timeline runs each row for the first time (replays after a step
+// back run the same rows to the same effects: the engine is deterministic),
+// and answered by the custom DAP request `lineEffects`:
+//
+//   request  { command: 'lineEffects', arguments: { startLine?, endLine? } }
+//   response { body: { lines: LineEffect[], truncated?: true } }
+//
+// with one entry for each event and `expect` row on lines startLine..endLine
+// (1-based, inclusive; default the whole trace) that the session has run
+// before its current position, in row order, at most MAX_LINES of them. The
+// adapter says `supportsLineEffectsRequest: true` in its capabilities.
+//
+// One byte per row holds the common cases (no exit; one exit of one outcome;
+// an expect that held); faults, failed expects and anything rarer go to side
+// tables, so a 1M-event trace costs about 1 MB here instead of a second
+// replay of the whole trace in the extension.
+
+import type { Machine } from '../engine';
+import { Op, type Program } from '../trace';
+
+export const LINE_EFFECTS_REQUEST = 'lineEffects';
+export const LINE_EFFECTS_CAPABILITY = 'supportsLineEffectsRequest';
+/** At most this many lines in one answer (an editor shows far fewer). */
+export const MAX_LINES = 5000;
+
+export interface LineEffect {
+  /** 1-based line of the trace. */
+  line: number;
+  /** VM exits the event caused. */
+  exits: number;
+  /** The error code of the #PF injected into the guest, or -1. */
+  fault: number;
+  /** Exits by outcome, where known. */
+  fill?: number;
+  inject?: number;
+  emulate?: number;
+  cr3?: number;
+  /** Shadow PTEs zapped and updated. */
+  zapped?: number;
+  updated?: number;
+  /** An `expect` line: whether it held, and the failure's message. */
+  expect?: { passed: boolean; message: string };
+  /** A replay error on this line (a `pte` into a missing table). */
+  error?: string;
+}
+
+const OUTCOMES = ['fill', 'inject', 'emulate', 'cr3'] as const;
+
+// Row codes.
+const NONE = 0; // not an event or expect row, or not run yet
+const NO_EXIT = 1; // an event without exit, zap or update
+const ONE_EXIT = 2; // 2..5: one exit of OUTCOMES[code - 2], nothing zapped or updated
+const HELD = 6; // an expect that held
+const OTHER = 7; // in `others`
+
+export class EffectLog {
+  private codes = new Uint8Array(1024);
+  /** Rows [0, upTo) are recorded. */
+  upTo = 0;
+  /** Faults of one-byte rows, by row (rows ascending). */
+  private faultRows = new Int32Array(64);
+  private faultCodes = new Uint8Array(64);
+  private faults = 0;
+  private readonly others = new Map<number, LineEffect>();
+  private b = [0, 0, 0, 0];
+
+  constructor(private readonly program: Program) {}
+
+  /** True when the row about to run is the next one to record. */
+  wants(row: number): boolean {
+    return row === this.upTo;
+  }
+
+  /** Before the machine runs the row: the exit counters. */
+  begin(m: Machine): void {
+    const e = m.mmu.exits;
+    const b = this.b;
+    b[0] = e.fill;
+    b[1] = e.inject;
+    b[2] = e.emulate;
+    b[3] = e.cr3;
+  }
+
+  /** After the machine ran `row` (which `wants` accepted). */
+  end(row: number, m: Machine): void {
+    if (row >= this.codes.length) {
+      const c = new Uint8Array(Math.max(row + 1, this.codes.length * 2));
+      c.set(this.codes);
+      this.codes = c;
+    }
+    this.upTo = row + 1;
+    const t = this.program.events;
+    const op = t.op[row]!;
+    const line = t.lineOf(row);
+    if (op === Op.Expect) {
+      const x = m.expect;
+      if (!x) return;
+      if (x.passed) this.codes[row] = HELD;
+      else this.other(row, { line, exits: 0, fault: -1, expect: { passed: false, message: x.message } });
+      return;
+    }
+    if (!m.isEventRow(row)) return;
+    const e = m.mmu.exits;
+    const b = this.b;
+    const d = [e.fill - b[0]!, e.inject - b[1]!, e.emulate - b[2]!, e.cr3 - b[3]!];
+    const last = m.last;
+    if (m.error === null && last.zapped === 0 && last.updated === 0 && last.exits <= 1 && last.fault <= 0xff) {
+      const k = d.findIndex((x) => x > 0);
+      if (last.exits === 0 && k < 0) {
+        this.codes[row] = NO_EXIT;
+        this.fault(row, last.fault);
+        return;
+      }
+      if (last.exits === 1 && k >= 0 && d[k] === 1) {
+        this.codes[row] = ONE_EXIT + k;
+        this.fault(row, last.fault);
+        return;
+      }
+    }
+    const eff: LineEffect = { line, exits: last.exits, fault: last.fault, fill: d[0], inject: d[1], emulate: d[2], cr3: d[3], zapped: last.zapped, updated: last.updated };
+    if (m.error !== null) eff.error = m.error;
+    this.other(row, eff);
+  }
+
+  private fault(row: number, code: number): void {
+    if (code < 0) return;
+    if (this.faults === this.faultRows.length) {
+      const r = new Int32Array(this.faults * 2);
+      r.set(this.faultRows);
+      this.faultRows = r;
+      const c = new Uint8Array(this.faults * 2);
+      c.set(this.faultCodes);
+      this.faultCodes = c;
+    }
+    this.faultRows[this.faults] = row;
+    this.faultCodes[this.faults++] = code;
+  }
+
+  private other(row: number, eff: LineEffect): void {
+    this.codes[row] = OTHER;
+    this.others.set(row, eff);
+  }
+
+  private faultOf(row: number): number {
+    let lo = 0;
+    let hi = this.faults;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.faultRows[mid]! < row) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < this.faults && this.faultRows[lo] === row ? this.faultCodes[lo]! : -1;
+  }
+
+  /** The effect of a recorded row, or undefined for a row with nothing to show. */
+  at(row: number): LineEffect | undefined {
+    if (row >= this.upTo) return undefined;
+    const c = this.codes[row]!;
+    if (c === NONE) return undefined;
+    const line = this.program.events.lineOf(row);
+    if (c === OTHER) return this.others.get(row);
+    if (c === HELD) return { line, exits: 0, fault: -1, expect: { passed: true, message: '' } };
+    const eff: LineEffect = { line, exits: c === NO_EXIT ? 0 : 1, fault: this.faultOf(row), fill: 0, inject: 0, emulate: 0, cr3: 0, zapped: 0, updated: 0 };
+    if (c !== NO_EXIT) eff[OUTCOMES[c - ONE_EXIT]!] = 1;
+    return eff;
+  }
+
+  /**
+   * The effects of the rows on lines startLine..endLine that ran before row
+   * `before` (the session's position), in row order, at most `max`.
+   */
+  lines(startLine: number, endLine: number, before: number, max = MAX_LINES): { lines: LineEffect[]; truncated: boolean } {
+    const t = this.program.events;
+    const stop = Math.min(before, this.upTo, t.count);
+    // The first row on or after startLine (rows are in line order).
+    let lo = 0;
+    let hi = stop;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (t.lineOf(mid) < startLine) lo = mid + 1;
+      else hi = mid;
+    }
+    const out: LineEffect[] = [];
+    for (let r = lo; r < stop && t.lineOf(r) <= endLine; r++) {
+      const e = this.at(r);
+      if (!e) continue;
+      if (out.length === max) return { lines: out, truncated: true };
+      out.push(e);
+    }
+    return { lines: out, truncated: false };
+  }
+
+  /** Bytes held (for the memory measurements). */
+  bytes(): number {
+    return this.codes.byteLength + this.faultRows.byteLength + this.faultCodes.byteLength + this.others.size * 160;
+  }
+}
