@@ -1404,7 +1404,7 @@ export class TraceRuntime {
       undoLog: tl.undoBytes,
       checkpoints: tl.checkpoints,
       checkpointBytes: tl.checkpointBytes,
-      guestPages: this.machine.mem.pageCount * PAGE_SIZE,
+      guestPages: this.machine.mem.dataBytes,
       trackers: this.trackers.reduce((a, x) => a + x.bytes, 0),
     };
   }

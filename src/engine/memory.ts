@@ -1,13 +1,54 @@
 // Guest-physical memory: sparse, byte-addressed, little-endian. Only written
-// pages take room. Pages are copy-on-write across snapshots, so a checkpoint
-// costs a copy of the page map, not of the pages.
+// pages take room, and within a page only its written 128-byte chunks (a
+// guest page table mostly holds a few entries): a page keeps a 32-bit mask of
+// its chunks and their words side by side, in chunk order. Pages are
+// copy-on-write across snapshots, so a checkpoint costs a copy of the page
+// map, not of the pages.
 
 import { PAGE_SIZE } from './bits';
 
+/** 32-bit words in a chunk, and chunks in a page (32: one bit each in a mask). */
+const CHUNK_WORDS = 32;
+const CHUNK_SHIFT = 5;
+const WORD_MASK = PAGE_SIZE / 4 - 1;
+
 interface Page {
-  u8: Uint8Array;
-  u32: Uint32Array;
+  /** Bit k: chunk k (words 32k..32k+31) is held. */
+  mask: number;
+  /** The held chunks' words, in chunk order. */
+  data: Uint32Array;
   epoch: number;
+}
+
+const EMPTY = new Uint32Array(0);
+
+function popcount32(x: number): number {
+  x = x - ((x >>> 1) & 0x55555555);
+  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+  x = (x + (x >>> 4)) & 0x0f0f0f0f;
+  return Math.imul(x, 0x01010101) >>> 24;
+}
+
+/** The word `w` (0..1023) of a page. */
+function wordOf(p: Page, w: number): number {
+  const bit = 1 << (w >>> CHUNK_SHIFT);
+  if ((p.mask & bit) === 0) return 0;
+  return p.data[(popcount32(p.mask & (bit - 1)) << CHUNK_SHIFT) | (w & (CHUNK_WORDS - 1))]!;
+}
+
+/** Stores word `w` of a page that this memory owns, adding its chunk when it is missing (not for a zero). */
+function setWord(p: Page, w: number, v: number): void {
+  const bit = 1 << (w >>> CHUNK_SHIFT);
+  const at = popcount32(p.mask & (bit - 1)) << CHUNK_SHIFT;
+  if ((p.mask & bit) === 0) {
+    if (v === 0) return;
+    const d = new Uint32Array(p.data.length + CHUNK_WORDS);
+    d.set(p.data.subarray(0, at));
+    d.set(p.data.subarray(at), at + CHUNK_WORDS);
+    p.data = d;
+    p.mask |= bit;
+  }
+  p.data[at | (w & (CHUNK_WORDS - 1))] = v;
 }
 
 export interface MemorySnapshot {
@@ -39,15 +80,20 @@ export class GuestMemory {
     return this.pages.size;
   }
 
+  /** Bytes of page data held (the chunks of every page, shared ones once per memory). */
+  get dataBytes(): number {
+    let n = 0;
+    for (const p of this.pages.values()) n += p.data.byteLength;
+    return n;
+  }
+
   private writable(gfn: number): Page {
     let p = this.pages.get(gfn);
     if (p === undefined) {
-      const buf = new ArrayBuffer(PAGE_SIZE);
-      p = { u8: new Uint8Array(buf), u32: new Uint32Array(buf), epoch: this.epoch };
+      p = { mask: 0, data: EMPTY, epoch: this.epoch };
       this.pages.set(gfn, p);
     } else if (p.epoch !== this.epoch) {
-      const buf = p.u8.slice().buffer;
-      p = { u8: new Uint8Array(buf), u32: new Uint32Array(buf), epoch: this.epoch };
+      p = { mask: p.mask, data: p.data.slice(), epoch: this.epoch };
       this.pages.set(gfn, p);
     }
     return p;
@@ -56,17 +102,19 @@ export class GuestMemory {
   /** Low 32 bits of the aligned 4-byte word at `gpa` (gpa % 4 == 0). */
   read32(gpa: number): number {
     const p = this.pages.get(Math.floor(gpa / PAGE_SIZE));
-    return p === undefined ? 0 : p.u32[(gpa % PAGE_SIZE) >>> 2]!;
+    return p === undefined ? 0 : wordOf(p, ((gpa % PAGE_SIZE) >>> 2) & WORD_MASK);
   }
 
   write32(gpa: number, v: number): void {
     if (this.storeHook !== null) this.storeHook(gpa, 4, v, 0);
-    this.writable(Math.floor(gpa / PAGE_SIZE)).u32[(gpa % PAGE_SIZE) >>> 2] = v;
+    setWord(this.writable(Math.floor(gpa / PAGE_SIZE)), ((gpa % PAGE_SIZE) >>> 2) & WORD_MASK, v >>> 0);
   }
 
   readByte(gpa: number): number {
     const p = this.pages.get(Math.floor(gpa / PAGE_SIZE));
-    return p === undefined ? 0 : p.u8[gpa % PAGE_SIZE]!;
+    if (p === undefined) return 0;
+    const off = gpa % PAGE_SIZE;
+    return (wordOf(p, off >>> 2) >>> ((off & 3) << 3)) & 0xff;
   }
 
   /** Reads `size` bytes (within one page) as an unsigned little-endian bigint. */
@@ -82,16 +130,20 @@ export class GuestMemory {
     const off = gpa % PAGE_SIZE;
     const page = this.writable(Math.floor(gpa / PAGE_SIZE));
     if (size === 8 && (off & 7) === 0) {
-      page.u32[off >>> 2] = lo;
-      page.u32[(off >>> 2) + 1] = hi;
+      setWord(page, off >>> 2, lo >>> 0);
+      setWord(page, (off >>> 2) + 1, hi >>> 0);
       return;
     }
     if (size === 4 && (off & 3) === 0) {
-      page.u32[off >>> 2] = lo;
+      setWord(page, off >>> 2, lo >>> 0);
       return;
     }
     for (let i = 0; i < size; i++) {
-      page.u8[off + i] = i < 4 ? (lo >>> (8 * i)) & 0xff : (hi >>> (8 * (i - 4))) & 0xff;
+      const b = i < 4 ? (lo >>> (8 * i)) & 0xff : (hi >>> (8 * (i - 4))) & 0xff;
+      const a = off + i;
+      const w = a >>> 2;
+      const shift = (a & 3) << 3;
+      setWord(page, w, ((wordOf(page, w) & ~(0xff << shift)) | (b << shift)) >>> 0);
     }
   }
 
@@ -114,7 +166,7 @@ export class GuestMemory {
       const off = a % PAGE_SIZE;
       const n = Math.min(PAGE_SIZE - off, count - i);
       const p = this.pages.get(Math.floor(a / PAGE_SIZE));
-      if (p !== undefined) out.set(p.u8.subarray(off, off + n), i);
+      if (p !== undefined && p.mask !== 0) out.set(pageBytes(p).subarray(off, off + n), i);
       i += n;
     }
     return out;
@@ -149,11 +201,13 @@ export class GuestMemory {
       const a = this.pages.get(f);
       const b = other.pages.get(f);
       if (a === b) continue;
-      for (let i = 0; i < PAGE_SIZE; i++) {
-        const x = a === undefined ? 0 : a.u8[i]!;
-        const y = b === undefined ? 0 : b.u8[i]!;
+      for (let w = 0; w < PAGE_SIZE / 4; w++) {
+        const x = a === undefined ? 0 : wordOf(a, w);
+        const y = b === undefined ? 0 : wordOf(b, w);
         if (x !== y) {
-          const gpa = f * PAGE_SIZE + i;
+          let i = 0;
+          while (((x >>> (8 * i)) & 0xff) === ((y >>> (8 * i)) & 0xff)) i++;
+          const gpa = f * PAGE_SIZE + 4 * w + i;
           if (best === undefined || gpa < best) best = gpa;
           break;
         }
@@ -163,3 +217,15 @@ export class GuestMemory {
   }
 }
 
+/** A page's 4096 bytes, zeros where it holds no chunk. */
+function pageBytes(p: Page): Uint8Array {
+  const words = new Uint32Array(PAGE_SIZE / 4);
+  let at = 0;
+  for (let k = 0; k < PAGE_SIZE / 4 / CHUNK_WORDS; k++) {
+    if (p.mask & (1 << k)) {
+      words.set(p.data.subarray(at, at + CHUNK_WORDS), k * CHUNK_WORDS);
+      at += CHUNK_WORDS;
+    }
+  }
+  return new Uint8Array(words.buffer);
+}
