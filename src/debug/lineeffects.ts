@@ -103,21 +103,26 @@ export class EffectLog {
     if (!m.isEventRow(row)) return;
     const e = m.mmu.exits;
     const b = this.b;
-    const d = [e.fill - b[0]!, e.inject - b[1]!, e.emulate - b[2]!, e.cr3 - b[3]!];
     const last = m.last;
-    if (m.error === null && last.zapped === 0 && last.updated === 0 && last.exits <= 1 && last.fault <= 0xff) {
-      const k = d.findIndex((x) => x > 0);
-      if (last.exits === 0 && k < 0) {
+    // The common cases without allocating (this runs for every row the first time).
+    if (m.error === null && last.zapped === 0 && last.updated === 0 && last.fault <= 0xff) {
+      const f = e.fill - b[0]!;
+      const i = e.inject - b[1]!;
+      const em = e.emulate - b[2]!;
+      const c = e.cr3 - b[3]!;
+      const sum = f + i + em + c;
+      if (last.exits === 0 && sum === 0) {
         this.codes[row] = NO_EXIT;
         this.fault(row, last.fault);
         return;
       }
-      if (last.exits === 1 && k >= 0 && d[k] === 1) {
-        this.codes[row] = ONE_EXIT + k;
+      if (last.exits === 1 && sum === 1) {
+        this.codes[row] = ONE_EXIT + (f ? 0 : i ? 1 : em ? 2 : 3);
         this.fault(row, last.fault);
         return;
       }
     }
+    const d = [e.fill - b[0]!, e.inject - b[1]!, e.emulate - b[2]!, e.cr3 - b[3]!];
     const eff: LineEffect = { line, exits: last.exits, fault: last.fault, fill: d[0], inject: d[1], emulate: d[2], cr3: d[3], zapped: last.zapped, updated: last.updated };
     if (m.error !== null) eff.error = m.error;
     this.other(row, eff);
