@@ -262,6 +262,16 @@ export default {
       await follows(wb, 'before line 15');
       await wb.stopDebugging();
 
+      // ---- from the command palette: closed, then opened again with no session
+      await p.locator('.tabs-container .tab', { hasText: 'MMU Map' }).first().click();
+      await wb.runCommand('View: Close Editor');
+      await wb.expect('the panel is closed', async () => (await p.locator('.tabs-container .tab', { hasText: 'MMU Map' }).count()) === 0);
+      await wb.openFile('demand-fault.mmutrace', 'read 0x400000 @fault');
+      await wb.runCommand('mmutrace: Open MMU Map');
+      await wb.expect('"mmutrace: Open MMU Map" from the palette opens it, waiting for a session', async () => /No mmutrace debug session/.test((await look(wb))?.status ?? ''), {
+        seen: async () => show(await look(wb)),
+      });
+
       // ---- the panel after a reload of the window
       await p.reload();
       await p.waitForSelector('.monaco-workbench', { timeout: 90000 });

@@ -53,8 +53,15 @@ export default {
     try {
       await wb.openFile('many-pages.mmutrace', 'shadow-pages');
       await wb.startDebugging();
-      await wb.runCommand('mmutrace: Open MMU Map');
-      await wb.expect('the map opens from the command palette and follows the session (before the first event)', async () => /^before line \d+/.test((await look(wb))?.pos ?? ''), {
+      // The CodeLens on line 1 during a session (the stop scrolled the editor to line 10,005: back to the top).
+      await wb.gotoLine(1);
+      const lens = wb.page.locator('.editor-group-container .monaco-editor .codelens-decoration a', { hasText: 'MMU Map' }).first();
+      await wb.expect('during the session a CodeLens "MMU Map" is on line 1', async () => (await lens.count()) > 0, {
+        seen: async () => (await wb.page.locator('.codelens-decoration').allInnerTexts()).join(' | '),
+        missing: 'the MMU Map CodeLens',
+      });
+      await lens.click();
+      await wb.expect('the map opens from the CodeLens and follows the session (before the first event)', async () => /^before line \d+/.test((await look(wb))?.pos ?? ''), {
         seen: async () => JSON.stringify(await look(wb)),
       });
       await wb.expect(`the timeline folds ${N} events into at most 400 marks`, async () => {
