@@ -11,7 +11,7 @@
 // previous one, not copies of guest pages. Shadow page images that did not
 // change are shared between checkpoints.
 
-import { type MachineSnapshot, type Machine, type StepRecorder } from '../engine';
+import { imageBytes, sameImage, type MachineSnapshot, type Machine, type StepRecorder } from '../engine';
 import { Op } from '../trace';
 import { EffectLog } from './lineeffects';
 
@@ -110,11 +110,11 @@ export class Timeline {
     const seen = new Set<ShadowImage>();
     let bytes = 0;
     for (const c of this.checkpoints) {
-      bytes += 400 + c.snap.vcpus.length * 120;
+      bytes += 400 + c.snap.vcpus.length * 120 + c.snap.shadow.pages.length * 8;
       for (const p of c.snap.shadow.pages) {
         if (seen.has(p)) continue;
         seen.add(p);
-        bytes += 160 + p.idx.byteLength + p.val.byteLength + (p.children ? p.children.length * 8 + 16 : 0) + p.parents.length * 40;
+        bytes += imageBytes(p);
       }
     }
     return { undoBytes, checkpoints: this.checkpoints.length, checkpointBytes: bytes };
@@ -365,15 +365,4 @@ export class Timeline {
     this.lastEventRow = c.lastEventRow;
     this.lastEventUndoStart = this.lastEventUndoEnd = this.uLen;
   }
-}
-
-
-function sameImage(a: ShadowImage, b: ShadowImage): boolean {
-  if (a.rootCount !== b.rootCount || a.idx.length !== b.idx.length || a.parents.length !== b.parents.length) return false;
-  for (let i = 0; i < a.idx.length; i++) if (a.idx[i] !== b.idx[i] || a.val[i] !== b.val[i]) return false;
-  if (a.children) {
-    for (let i = 0; i < a.children.length; i++) if (a.children[i] !== b.children![i]) return false;
-  }
-  for (let i = 0; i < a.parents.length; i++) if (a.parents[i]![0] !== b.parents[i]![0] || a.parents[i]![1] !== b.parents[i]![1]) return false;
-  return true;
 }

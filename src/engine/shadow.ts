@@ -397,25 +397,25 @@ export class ShadowMmu {
   snapshot(): ShadowSnapshot {
     const pages: PageImage[] = [];
     for (let p = this.oldest; p; p = p.younger) {
-      const idx: number[] = [];
-      const val: number[] = [];
+      const spt = p.spt;
+      let n = 0;
+      for (let i = 0; i < PT64_ENT_PER_PAGE; i++) if (spt[i] !== 0) n++;
+      const kids = p.children;
+      const ps = p.parents;
+      // One array of numbers (held unboxed): no typed array and no array per link.
+      const data = new Array<number>(n * (kids ? 3 : 2) + ps.length);
+      let k = 0;
       for (let i = 0; i < PT64_ENT_PER_PAGE; i++) {
-        if (p.spt[i] !== 0) {
-          idx.push(i);
-          val.push(p.spt[i]!);
-        }
+        const v = spt[i]!;
+        if (v === 0) continue;
+        data[k] = i;
+        data[n + k] = v;
+        if (kids) data[2 * n + k] = kids[i]?.uid ?? 0;
+        k++;
       }
-      pages.push({
-        uid: p.uid,
-        gfn: p.gfn,
-        role: p.role,
-        bornAt: p.bornAt,
-        rootCount: p.rootCount,
-        idx: Uint16Array.from(idx),
-        val: Float64Array.from(val),
-        children: p.children ? idx.map((i) => p.children![i]?.uid ?? 0) : null,
-        parents: p.parents.map((l) => [l.page.uid, l.index] as [number, number]),
-      });
+      const at = kids ? 3 * n : 2 * n;
+      for (let j = 0; j < ps.length; j++) data[at + j] = ps[j]!.page.uid * PT64_ENT_PER_PAGE + ps[j]!.index;
+      pages.push({ uid: p.uid, gfn: p.gfn, role: p.role, bornAt: p.bornAt, rootCount: p.rootCount, n, data });
     }
     return { pages, nextUid: this.nextUid, stats: { ...this.stats } };
   }
@@ -450,18 +450,24 @@ export class ShadowMmu {
     }
     for (const img of s.pages) {
       const p = byUid.get(img.uid)!;
-      for (let k = 0; k < img.idx.length; k++) {
-        const i = img.idx[k]!;
-        const v = img.val[k]!;
+      const { n, data } = img;
+      const kids = p.children;
+      for (let k = 0; k < n; k++) {
+        const i = data[k]!;
+        const v = data[n + k]!;
         p.spt[i] = v;
-        if (p.children) {
-          const c = img.children![k]!;
-          p.children[i] = c ? byUid.get(c)! : null;
+        if (kids) {
+          const c = data[2 * n + k]!;
+          kids[i] = c ? byUid.get(c)! : null;
         } else {
           this.rmapAdd(p, i, spteFrame(v) - HOST_FRAME_OFFSET);
         }
       }
-      for (const [uid, index] of img.parents) p.parents.push({ page: byUid.get(uid)!, index });
+      for (let j = kids ? 3 * n : 2 * n; j < data.length; j++) {
+        const key = data[j]!;
+        const index = key % PT64_ENT_PER_PAGE;
+        p.parents.push({ page: byUid.get((key - index) / PT64_ENT_PER_PAGE)!, index });
+      }
     }
   }
 
@@ -471,16 +477,33 @@ export class ShadowMmu {
   }
 }
 
-interface PageImage {
-  uid: number;
-  gfn: number;
-  role: Role;
-  bornAt: number;
-  rootCount: number;
-  idx: Uint16Array;
-  val: Float64Array;
-  children: number[] | null;
-  parents: [number, number][];
+/**
+ * A shadow page in a snapshot: its `n` present entries as n indexes, then
+ * their n values, then (level > 1) the n children's uids (0 for none), then
+ * its parent links as parent uid × 512 + index, all in one array of numbers.
+ */
+export interface PageImage {
+  readonly uid: number;
+  readonly gfn: number;
+  readonly role: Role;
+  readonly bornAt: number;
+  readonly rootCount: number;
+  readonly n: number;
+  readonly data: readonly number[];
+}
+
+/** True when two images hold the same page state (the same uid is assumed, and so the same role). */
+export function sameImage(a: PageImage, b: PageImage): boolean {
+  if (a.rootCount !== b.rootCount || a.n !== b.n || a.data.length !== b.data.length) return false;
+  const x = a.data;
+  const y = b.data;
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+  return true;
+}
+
+/** About the bytes an image holds (the object and its array of numbers). */
+export function imageBytes(img: PageImage): number {
+  return 96 + 32 + 8 * img.data.length;
 }
 
 export interface ShadowSnapshot {
