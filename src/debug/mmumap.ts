@@ -348,12 +348,12 @@ export function buildMmuMap(rt: TraceRuntime, a: MmuMapArgs = {}): MmuMap {
     let page: ShadowPage | null = mode.shadowLevels === 4 ? v.root : (v.paeRoot[shadowIndex(va, 3)] ?? null);
     while (page) {
       const index = shadowIndex(va, page.level);
-      const spte = page.spt[index]!;
+      const spte = page.entry(index);
       shadow.push({ level: page.level, uid: page.uid, index, raw: hx(spteToBigInt(spte)) });
       addMark(ctx.smarks, `${page.uid}:${index}`, 'walk', ctx.smarkedPages);
       addMark(ctx.pmarks, String(page.uid), 'walk');
       if (spte === 0 || page.level === 1) break;
-      page = page.children?.[index] ?? null;
+      page = page.child(index);
     }
     const last = shadow[shadow.length - 1];
     const shadowText = !last ? 'no shadow root' : last.level === 1 && last.raw !== '0x0' ? 'the shadow maps it' : `the shadow path stops at L${last.level}: an access exits`;
@@ -565,9 +565,9 @@ function shadowSide(ctx: Ctx, rt: TraceRuntime): MmuMap['shadow'] {
       if (seen.has(p)) continue;
       seen.add(p);
       list.push(p);
-      if (p.children) {
+      if (p.hasChildren) {
         for (let i = 511; i >= 0; i--) {
-          const c = p.children[i];
+          const c = p.child(i);
           if (c && !seen.has(c)) stack.push(c);
         }
       }
@@ -609,7 +609,7 @@ function pageInfo(ctx: Ctx, rt: TraceRuntime, p: ShadowPage): ShadowPageInfo {
   let more = 0;
   const anyMarks = ctx.smarkedPages.has(p.uid);
   for (let i = 0; i < 512; i++) {
-    const spte = p.spt[i]!;
+    const spte = p.entry(i);
     if (spte === 0 && !anyMarks) continue;
     const k = anyMarks ? `${p.uid}:${i}` : '';
     const marks = anyMarks ? ctx.smarks.get(k) : undefined;
@@ -624,7 +624,7 @@ function pageInfo(ctx: Ctx, rt: TraceRuntime, p: ShadowPage): ShadowPageInfo {
     const old = anyMarks ? ctx.sold.get(k) : undefined;
     if (old !== undefined) e.was = hx(spteToBigInt(old));
     if (spte !== 0) {
-      const child = p.children?.[i];
+      const child = p.child(i);
       if (child) e.child = child.uid;
       else if (p.level > 1 && spteFrame(spte) >= SHADOW_FRAME_BASE) e.child = spteFrame(spte) - SHADOW_FRAME_BASE;
       else e.gfn = spteFrame(spte) - HOST_FRAME_OFFSET;

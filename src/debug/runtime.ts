@@ -607,7 +607,7 @@ export class TraceRuntime {
     const m = this.machine;
     if (t.kind === 'guest') return t.size ? m.mem.read(t.gpa, t.size) : 0n;
     const page = this.pageByUid(t.uid);
-    return page ? spteToBigInt(page.spt[t.index]!) : 0n;
+    return page ? spteToBigInt(page.entry(t.index)) : 0n;
   }
 
   /** A live shadow page by uid. */

@@ -918,7 +918,7 @@ export class MmuTraceSession extends DebugSession {
         const dv = new DataView(out.buffer);
         for (let i = 0; i < n; i++) {
           const byte = at + i;
-          const e = spteToBigInt(page.spt[byte >> 3]!);
+          const e = spteToBigInt(page.entry(byte >> 3));
           dv.setUint8(i, Number((e >> BigInt(8 * (byte & 7))) & 0xffn));
         }
         return out;

@@ -75,7 +75,7 @@ export class ViewContext {
       for (const [k, old] of map) {
         const [uid, index] = k.split(':').map(Number) as [number, number];
         const p = this.rt.pageByUid(uid);
-        if (p && p.spt[index] === old) map.delete(k);
+        if (p && p.entry(index) === old) map.delete(k);
       }
       this.changedShadow = map;
     }
@@ -179,8 +179,8 @@ function eventScope(ctx: ViewContext): VarNode {
         changes.slice(start, start + count).map(([k, old]) => {
           const [uid, index] = k.split(':').map(Number) as [number, number];
           const page = rt.pageByUid(uid);
-          const now = page ? page.spt[index]! : 0;
-          return shadowEntryNode(ctx, `#${uid} [${index}]`, page, uid, index, now, old, page ? `${hx(spteToBigInt(old))} → ${shadowEntryText(now, page.level, page.children?.[index]?.uid)}` : 'page freed');
+          const now = page ? page.entry(index) : 0;
+          return shadowEntryNode(ctx, `#${uid} [${index}]`, page, uid, index, now, old, page ? `${hx(spteToBigInt(old))} → ${shadowEntryText(now, page.level, page.child(index)?.uid)}` : 'page freed');
         }),
       ),
     );
@@ -344,8 +344,8 @@ function shadowWalkScope(ctx: ViewContext, v: VCpu, va: number | undefined): Var
     for (;;) {
       const level = page.level;
       const index = shadowIndex(va, level);
-      const spte = page.spt[index]!;
-      const child: ShadowPage | null = page.children ? (page.children[index] ?? null) : null;
+      const spte = page.entry(index);
+      const child: ShadowPage | null = page.child(index);
       out.push(shadowEntryNode(ctx, `L${level} #${page.uid} [${index}]`, page, page.uid, index, spte, undefined, undefined, `spte(${hx(dva)}, ${level})`));
       if (level === 1 || !child) {
         if (level > 1 && spte === 0) out.push(leaf('result', `the shadow path stops at L${level}: the next access exits`));
@@ -360,7 +360,7 @@ function shadowWalkScope(ctx: ViewContext, v: VCpu, va: number | undefined): Var
 
 function shadowEntryNode(ctx: ViewContext, name: string, page: ShadowPage | undefined, uid: number, index: number, spte: number, oldGiven?: number, valueOverride?: string, evaluateName?: string): VarNode {
   const level = page?.level ?? 1;
-  const childUid = page?.children?.[index]?.uid;
+  const childUid = page?.child(index)?.uid;
   const changedOld = oldGiven ?? ctx.shadowChanges().get(`${uid}:${index}`);
   const value = valueOverride ?? shadowEntryText(spte, level, childUid) + (changedOld !== undefined ? `  [changed by the last event, was ${hx(spteToBigInt(changedOld))}]` : '');
   const node: VarNode = { name, value, type: `shadow L${level} entry`, evaluateName };
@@ -460,7 +460,7 @@ function shadowPageNode(ctx: ViewContext, p: ShadowPage): VarNode {
   const entries = (): number[] => {
     if (!present) {
       present = [];
-      for (let i = 0; i < 512; i++) if (p.spt[i] !== 0) present.push(i);
+      for (let i = 0; i < 512; i++) if (p.entry(i) !== 0) present.push(i);
     }
     return present;
   };
@@ -483,7 +483,7 @@ function shadowPageNode(ctx: ViewContext, p: ShadowPage): VarNode {
       const list = entries();
       out.push(
         paged('entries', `${list.length} present`, list.length, (start, count) =>
-          list.slice(start, start + count).map((i) => shadowEntryNode(ctx, `[${i}]`, p, p.uid, i, p.spt[i]!)),
+          list.slice(start, start + count).map((i) => shadowEntryNode(ctx, `[${i}]`, p, p.uid, i, p.entry(i))),
         ),
       );
       return out;

@@ -101,7 +101,7 @@ export class Auditor {
     const pages = this.shadow.pages();
     for (const p of pages) {
       if (p.level !== 1) continue;
-      for (let i = 0; i < PT64_ENT_PER_PAGE; i++) if (p.spt[i] !== 0) this.check1(p, i);
+      for (let i = 0; i < PT64_ENT_PER_PAGE; i++) if (p.entry(i) !== 0) this.check1(p, i);
     }
     this.check2All(pages);
     for (const v of this.distinctVcpus()) this.check3Tree(v);
@@ -118,7 +118,7 @@ export class Auditor {
     for (const c of sh.changes) {
       const { page, index } = c;
       if (!page.alive) continue;
-      const now = page.spt[index]!;
+      const now = page.entry(index);
       if (page.level === 1) {
         if (now !== 0) this.check1(page, index);
         this.check2Entry(page, index, c.old);
@@ -134,7 +134,7 @@ export class Auditor {
     const done = new Set<number>();
     for (const c of sh.changes) {
       const { page, index } = c;
-      if (!page.alive || page.spt[index] === 0) continue;
+      if (!page.alive || page.entry(index) === 0) continue;
       const key = page.uid * 512 + index;
       if (done.has(key)) continue;
       done.add(key);
@@ -149,7 +149,7 @@ export class Auditor {
   // -------------------------------------------------------------------------
 
   private check1(page: ShadowPage, index: number): void {
-    const spte = page.spt[index]!;
+    const spte = page.entry(index);
     if ((spteFlags(spte) & PT_WRITABLE) === 0) return;
     const gfn = spteFrame(spte) - HOST_FRAME_OFFSET;
     if (this.shadow.isShadowed(gfn)) {
@@ -164,13 +164,13 @@ export class Auditor {
     const expected = new Map<string, ShadowPage>();
     for (const p of pages) {
       if (p.level !== 1) continue;
-      for (let i = 0; i < PT64_ENT_PER_PAGE; i++) if (p.spt[i] !== 0) expected.set(`${p.uid}:${i}`, p);
+      for (let i = 0; i < PT64_ENT_PER_PAGE; i++) if (p.entry(i) !== 0) expected.set(`${p.uid}:${i}`, p);
     }
     const found = new Set<string>();
     for (const [gfn, list] of this.shadow.rmap) {
       for (const e of list) {
         const key = `${e.page.uid}:${e.index}`;
-        const spte = e.page.spt[e.index]!;
+        const spte = e.page.entry(e.index);
         if (!e.page.alive || spte === 0 || spteFrame(spte) - HOST_FRAME_OFFSET !== gfn || found.has(key)) {
           this.report(
             { check: 2, page: e.page.uid, pageText: e.page.describe(), index: e.index, spte: spteToBigInt(spte), message: `reverse map of gfn ${hex(gfn)} holds an entry that is not a present leaf mapping it` },
@@ -184,7 +184,7 @@ export class Auditor {
       if (!found.has(key)) {
         const index = Number(key.split(':')[1]);
         this.report(
-          { check: 2, page: p.uid, pageText: p.describe(), index, spte: spteToBigInt(p.spt[index]!), message: 'present leaf shadow pte missing from the reverse map' },
+          { check: 2, page: p.uid, pageText: p.describe(), index, spte: spteToBigInt(p.entry(index)), message: 'present leaf shadow pte missing from the reverse map' },
           p,
         );
       }
@@ -192,7 +192,7 @@ export class Auditor {
   }
 
   private check2Entry(page: ShadowPage, index: number, old: number): void {
-    const now = page.spt[index]!;
+    const now = page.entry(index);
     const inRmap = (gfn: number): number => (this.shadow.rmap.get(gfn) ?? []).filter((e) => e.page === page && e.index === index).length;
     if (now !== 0 && inRmap(spteFrame(now) - HOST_FRAME_OFFSET) !== 1) {
       this.report({ check: 2, page: page.uid, pageText: page.describe(), index, spte: spteToBigInt(now), message: 'present leaf shadow pte not in the reverse map exactly once' }, page);
@@ -235,11 +235,11 @@ export class Auditor {
   private check3Subtree(v: VCpu, page: ShadowPage, base: number): void {
     const span = 2 ** (12 + 9 * (page.level - 1));
     for (let i = 0; i < PT64_ENT_PER_PAGE; i++) {
-      if (page.spt[i] === 0) continue;
+      if (page.entry(i) === 0) continue;
       const va = base + i * span;
       if (page.level === 1) this.check3Leaf(v, page, i, va);
       else {
-        const child = page.children![i];
+        const child = page.child(i);
         if (child) this.check3Subtree(v, child, va);
       }
     }
@@ -251,7 +251,7 @@ export class Auditor {
     const va = pageBase + index * span;
     if (page.level === 1) this.check3Leaf(v, page, index, va);
     else {
-      const child = page.children![index];
+      const child = page.child(index);
       if (child) this.check3Subtree(v, child, va);
     }
   }
@@ -290,7 +290,7 @@ export class Auditor {
   }
 
   private check3Leaf(v: VCpu, page: ShadowPage, index: number, va: number): void {
-    const spte = page.spt[index]!;
+    const spte = page.entry(index);
     const w = this.walk;
     const problems: string[] = [];
     const ok = walkAddr(this.mem, this.mode, v, va, ACC_READ, false, 0, w);

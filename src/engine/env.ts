@@ -105,10 +105,10 @@ export class MachineEnv implements ExprEnv {
     let page = mmu.shadowTop(vcpu, va);
     if (!page) return -1n;
     for (let l = page.level; l > level; l--) {
-      page = page.children![shadowIndex(va, l)] ?? null;
+      page = page.child(shadowIndex(va, l));
       if (!page) return -1n;
     }
-    return spteToBigInt(page.spt[shadowIndex(va, level)]!);
+    return spteToBigInt(page.entry(shadowIndex(va, level)));
   }
 
   /** gpa(VA): the guest translation for a read at the current privilege, or -1. */

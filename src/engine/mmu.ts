@@ -154,10 +154,10 @@ export class Mmu {
     let page = this.shadowTop(vcpu, va);
     if (page === null) return 0;
     for (let level = page.level; level > 1; level--) {
-      page = page.children![shadowIndex(va, level)]!;
+      page = page.child(shadowIndex(va, level));
       if (page === null) return 0;
     }
-    return page.spt[(va >>> 12) & 511]!;
+    return page.entry((va >>> 12) & 511);
   }
 
   // -------------------------------------------------------------------------
@@ -258,7 +258,7 @@ export class Mmu {
     let page = this.shadowTop(vcpu, va)!;
     for (let level = page.level; level > 1; level--) {
       const index = shadowIndex(va, level);
-      const child = page.children![index]!;
+      const child = page.child(index);
       if (child !== null) {
         page = child;
         continue;
@@ -309,7 +309,7 @@ export class Mmu {
     for (const p of [...(this.shadow.hash.get(gfn) ?? [])]) {
       if (!p.role.metaphysical) this.shadow.zapPage(p, 'user write: not a page table any more');
     }
-    const spte = leaf.page.spt[leaf.index]!;
+    const spte = leaf.page.entry(leaf.index);
     if (leaf.page.alive && spte !== 0 && !this.shadow.isShadowed(gfn)) {
       // Entries are exact numbers above 2^32 (bits.ts): add W, never `|` (ToInt32 would drop the frame's high bits and NX).
       this.shadow.setSpte(leaf.page, leaf.index, spteFlags(spte) & PT_WRITABLE ? spte : spte + PT_WRITABLE);
@@ -397,18 +397,18 @@ export class Mmu {
 
   /** mmu_pte_write_zap_pte: clears one shadow entry (a child page loses this parent link). */
   private zapPte(page: ShadowPage, index: number): void {
-    const old = page.spt[index]!;
+    const old = page.entry(index);
     if (old === 0) {
       this.shadow.rec?.step('mmu_pte_write_zap_pte', `${page.describe()} [${index}] was not present`);
       return;
     }
-    if (page.children) {
-      const child = page.children[index]!;
+    if (page.hasChildren) {
+      const child = page.child(index);
       if (child) {
         const i = child.parents.findIndex((l) => l.page === page && l.index === index);
         if (i >= 0) child.parents.splice(i, 1);
       }
-      page.children[index] = null;
+      page.storeChild(index, null);
     }
     this.shadow.setSpte(page, index, 0);
     this.shadow.stats.sptesZapped++;

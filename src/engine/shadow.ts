@@ -47,16 +47,24 @@ export interface ParentLink {
   index: number;
 }
 
+const NO_VALUES = new Float64Array(0);
+
 export class ShadowPage {
   /** Allocation serial: unique for the life of the machine, never reused. */
   readonly uid: number;
   readonly gfn: number;
   readonly role: Role;
   readonly word: number;
-  /** 512 entries, each an exact number (see bits.ts: NX kept at bit 52). */
-  readonly spt = new Float64Array(PT64_ENT_PER_PAGE);
-  /** Level > 1: the shadow page each present entry points to. */
-  readonly children: (ShadowPage | null)[] | null;
+  // The 512 entries, sparse (a page mostly holds a few): per index, 0 when
+  // the entry never held anything, else 1 + its slot; by slot, the entry's
+  // value (an exact number, see bits.ts: NX kept at bit 52) and, level > 1,
+  // the shadow page it points to. A slot, once given, stays with its index.
+  private readonly slots = new Uint16Array(PT64_ENT_PER_PAGE);
+  private vals: Float64Array = NO_VALUES;
+  private readonly kids: (ShadowPage | null)[] | null;
+  private used = 0;
+  /** The dense copy the deprecated `spt` made, until the next store. */
+  private dense: Float64Array | null = null;
   readonly parents: ParentLink[] = [];
   rootCount = 0;
   alive = true;
@@ -71,7 +79,7 @@ export class ShadowPage {
     this.gfn = gfn;
     this.role = role;
     this.word = roleWord(role);
-    this.children = role.level > 1 ? new Array<ShadowPage | null>(PT64_ENT_PER_PAGE).fill(null) : null;
+    this.kids = role.level > 1 ? [] : null;
     this.bornAt = bornAt;
   }
 
@@ -83,9 +91,72 @@ export class ShadowPage {
     return this.role.level;
   }
 
+  /** True for level > 1: its present entries point to shadow pages. */
+  get hasChildren(): boolean {
+    return this.kids !== null;
+  }
+
+  /** Entry i (0 when not present). */
+  entry(i: number): number {
+    const s = this.slots[i]!;
+    return s === 0 ? 0 : this.vals[s - 1]!;
+  }
+
+  /** Level > 1: the shadow page entry i points to, or null. */
+  child(i: number): ShadowPage | null {
+    const s = this.slots[i]!;
+    return s === 0 || this.kids === null ? null : this.kids[s - 1]!;
+  }
+
+  /** Stores entry i as is (ShadowMmu.setSpte keeps the reverse map and the change log: use it). */
+  storeEntry(i: number, v: number): void {
+    let s = this.slots[i]!;
+    if (s === 0) {
+      if (v === 0) return;
+      s = this.slotFor(i);
+    }
+    this.vals[s - 1] = v;
+    this.dense = null;
+  }
+
+  /** Level > 1: stores the child of entry i (ShadowMmu.link and the zaps keep the links: use them). */
+  storeChild(i: number, c: ShadowPage | null): void {
+    let s = this.slots[i]!;
+    if (s === 0) {
+      if (c === null) return;
+      s = this.slotFor(i);
+    }
+    this.kids![s - 1] = c;
+  }
+
+  private slotFor(i: number): number {
+    if (this.used === this.vals.length) {
+      const v = new Float64Array(Math.min(PT64_ENT_PER_PAGE, Math.max(4, this.used * 2)));
+      v.set(this.vals);
+      this.vals = v;
+    }
+    this.kids?.push(null);
+    this.slots[i] = ++this.used;
+    return this.used;
+  }
+
+  /**
+   * The 512 entries as a dense array, made on first use and kept until the
+   * next store (4 KiB: prefer `entry(i)`).
+   * @deprecated use `entry(i)`.
+   */
+  get spt(): Float64Array {
+    if (this.dense === null) {
+      const d = new Float64Array(PT64_ENT_PER_PAGE);
+      for (let i = 0; i < PT64_ENT_PER_PAGE; i++) d[i] = this.entry(i);
+      this.dense = d;
+    }
+    return this.dense;
+  }
+
   presentCount(): number {
     let n = 0;
-    for (let i = 0; i < PT64_ENT_PER_PAGE; i++) if (this.spt[i] !== 0) n++;
+    for (let k = 0; k < this.used; k++) if (this.vals[k] !== 0) n++;
     return n;
   }
 
@@ -192,19 +263,19 @@ export class ShadowMmu {
 
   /** Writes a shadow entry, keeping the reverse map and the change log. */
   setSpte(page: ShadowPage, index: number, value: number): void {
-    const old = page.spt[index]!;
+    const old = page.entry(index);
     if (old === value) return;
     if (page.level === 1) {
       if (old !== 0) this.rmapRemove(page, index, spteFrame(old) - HOST_FRAME_OFFSET);
       if (value !== 0) this.rmapAdd(page, index, spteFrame(value) - HOST_FRAME_OFFSET);
     }
-    page.spt[index] = value;
+    page.storeEntry(index, value);
     this.changes.push({ page, index, old, now: value });
   }
 
   /** Clears a present entry and counts it (every present entry cleared anywhere counts). */
   private clearSpte(page: ShadowPage, index: number): void {
-    if (page.spt[index] === 0) return;
+    if (page.entry(index) === 0) return;
     this.setSpte(page, index, 0);
     this.stats.sptesZapped++;
   }
@@ -235,7 +306,7 @@ export class ShadowMmu {
     let n = 0;
     if (list) {
       for (const e of [...list]) {
-        const v = e.page.spt[e.index]!;
+        const v = e.page.entry(e.index);
         if (spteFlags(v) & PT_WRITABLE) {
           this.setSpte(e.page, e.index, v - PT_WRITABLE);
           n++;
@@ -251,7 +322,7 @@ export class ShadowMmu {
   /** Links `child` under the parent entry (mmu_page_add_parent_pte) and writes the entry. */
   link(parent: ShadowPage, index: number, child: ShadowPage): void {
     child.parents.push({ page: parent, index });
-    parent.children![index] = child;
+    parent.storeChild(index, child);
     this.setSpte(parent, index, linkSpte(child));
   }
 
@@ -330,16 +401,16 @@ export class ShadowMmu {
     // kvm_mmu_unlink_parents
     while (page.parents.length) {
       const { page: parent, index } = page.parents.pop()!;
-      parent.children![index] = null;
+      parent.storeChild(index, null);
       this.clearSpte(parent, index);
     }
     // kvm_mmu_page_unlink_children
     for (let i = 0; i < PT64_ENT_PER_PAGE; i++) {
-      if (page.spt[i] === 0) continue;
-      if (page.children) {
-        const child = page.children[i];
+      if (page.entry(i) === 0) continue;
+      if (page.hasChildren) {
+        const child = page.child(i);
         if (child) this.removeParent(child, page, i);
-        page.children[i] = null;
+        page.storeChild(i, null);
       }
       this.clearSpte(page, i);
     }
@@ -397,20 +468,18 @@ export class ShadowMmu {
   snapshot(): ShadowSnapshot {
     const pages: PageImage[] = [];
     for (let p = this.oldest; p; p = p.younger) {
-      const spt = p.spt;
-      let n = 0;
-      for (let i = 0; i < PT64_ENT_PER_PAGE; i++) if (spt[i] !== 0) n++;
-      const kids = p.children;
+      const n = p.presentCount();
+      const kids = p.hasChildren;
       const ps = p.parents;
       // One array of numbers (held unboxed): no typed array and no array per link.
       const data = new Array<number>(n * (kids ? 3 : 2) + ps.length);
       let k = 0;
       for (let i = 0; i < PT64_ENT_PER_PAGE; i++) {
-        const v = spt[i]!;
+        const v = p.entry(i);
         if (v === 0) continue;
         data[k] = i;
         data[n + k] = v;
-        if (kids) data[2 * n + k] = kids[i]?.uid ?? 0;
+        if (kids) data[2 * n + k] = p.child(i)?.uid ?? 0;
         k++;
       }
       const at = kids ? 3 * n : 2 * n;
@@ -451,14 +520,14 @@ export class ShadowMmu {
     for (const img of s.pages) {
       const p = byUid.get(img.uid)!;
       const { n, data } = img;
-      const kids = p.children;
+      const kids = p.hasChildren;
       for (let k = 0; k < n; k++) {
         const i = data[k]!;
         const v = data[n + k]!;
-        p.spt[i] = v;
+        p.storeEntry(i, v);
         if (kids) {
           const c = data[2 * n + k]!;
-          kids[i] = c ? byUid.get(c)! : null;
+          p.storeChild(i, c ? byUid.get(c)! : null);
         } else {
           this.rmapAdd(p, i, spteFrame(v) - HOST_FRAME_OFFSET);
         }

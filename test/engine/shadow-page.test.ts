@@ -1,0 +1,42 @@
+// A shadow page holds its entries sparsely (a slot per index that ever held
+// one): entries and children read back as stored, whatever the order, up to
+// all 512; the deprecated dense `spt` follows every store.
+import { describe, expect, it } from 'vitest';
+import { ShadowPage, type Role } from '../../src/engine';
+import { prng } from '../../bench/gen';
+
+const role = (level: number): Role => ({ level, glevels: 4, quadrant: 0, metaphysical: false, hugepageAccess: 0 });
+
+describe('ShadowPage entries', () => {
+  it('random stores (zeros included) to random indexes read back like a dense array', () => {
+    const rnd = prng(11);
+    const p = new ShadowPage(1, 0x100, role(2), -1);
+    const kidsOf = [new ShadowPage(2, 0x200, role(1), -1), new ShadowPage(3, 0x300, role(1), -1)];
+    const vals = new Float64Array(512);
+    const kids: (ShadowPage | null)[] = new Array(512).fill(null);
+    for (let step = 0; step < 5000; step++) {
+      const i = Math.floor(rnd() * 512);
+      const v = rnd() < 0.3 ? 0 : Math.floor(rnd() * 2 ** 53);
+      p.storeEntry(i, v);
+      vals[i] = v;
+      const c = rnd() < 0.5 ? null : kidsOf[Math.floor(rnd() * 2)]!;
+      p.storeChild(i, c);
+      kids[i] = c;
+      if (step % 250 === 0) {
+        expect(Array.from({ length: 512 }, (_, k) => p.entry(k))).toEqual([...vals]);
+        expect(Array.from({ length: 512 }, (_, k) => p.child(k))).toEqual(kids);
+        expect([...p.spt]).toEqual([...vals]);
+        expect(p.presentCount()).toBe(vals.filter((x) => x !== 0).length);
+      }
+    }
+  });
+
+  it('a leaf page has no children', () => {
+    const p = new ShadowPage(1, 0x100, role(1), -1);
+    p.storeEntry(3, 7);
+    expect(p.hasChildren).toBe(false);
+    expect(p.child(3)).toBe(null);
+    expect(p.entry(3)).toBe(7);
+    expect(p.entry(4)).toBe(0);
+  });
+});
