@@ -279,6 +279,9 @@ export class Timeline {
     }
     this.lastCheckpointPos = m.pos;
     this.nextCheckpoint = m.pos + this.gap;
+    // The snapshot's own time is not replay: the next sample starts after it (else a slow
+    // snapshot would count towards the next checkpoint, and checkpoints would follow each other).
+    this.sampleAt = performance.now();
   }
 
   /** Drops the guest memory from a snapshot and shares what did not change with the previous checkpoint. */
