@@ -124,7 +124,7 @@ export type Stmt = SetupStmt | EventStmt;
 
 // ---------------------------------------------------------------------------
 // The compact program: what the engine replays. Events live in typed-array
-// columns (about 13 bytes an event on a kbuild-like trace) so that a
+// columns (about 11 bytes an event on a kbuild-like trace) so that a
 // million-line trace fits in less memory than its text.
 
 /** Opcodes of the EventTable. Vcpu, Cpl and Expect are rows but not events. */
@@ -166,6 +166,8 @@ export interface EventRow {
 const LINE_BLOCK_SHIFT = 6;
 /** A line offset that does not fit in a byte: the line is in the exception list. */
 const LINE_FAR = 255;
+/** attr: the row's address or argument is in the far list. */
+const ATTR_FAR_ADDR = 1 << 13;
 
 /** The number of bits set in a 32-bit word. */
 function popcount32(x: number): number {
@@ -176,7 +178,7 @@ function popcount32(x: number): number {
 }
 
 /**
- * The events of a program, by row, in columns (about 13 bytes a row on a
+ * The events of a program, by row, in columns (about 11 bytes a row on a
  * kbuild-like trace, against 29 for one typed array per field):
  *
  * - `op`: one byte a row.
@@ -184,9 +186,11 @@ function popcount32(x: number): number {
  *   offset from the base (consecutive rows are mostly on consecutive lines);
  *   an offset of 255 or more, or a negative one, is looked up in a short
  *   sorted list of exceptions.
- * - `addr` and `arg` share one float64: the VA or GPA for the events that
+ * - `addr` and `arg` share one value: the VA or GPA for the events that
  *   have an address, the argument for `vcpu`, `cpl` and `expect` (which have
- *   none), and -(space + 1) for a `cr3` to a named space (else its GPA).
+ *   none), and -(space + 1) for a `cr3` to a named space (else its GPA); held
+ *   in 48 bits (32 + 16) a row, a value outside 0..2^48-1 (a GPA above 256
+ *   TiB, a space) in a short sorted list of exceptions.
  * - size, level, offset and flags packed in 16 bits.
  * - the value's 32-bit halves only for the rows whose value is not zero, in
  *   row order: a bit a row says which rows have one, and a count of the rows
@@ -206,9 +210,13 @@ export class EventTable {
   /** Rows whose offset is LINE_FAR (ascending) and their lines. */
   private farRows: number[] = [];
   private farLines: number[] = [];
-  /** Address, or argument (see above). */
-  private addrArg: Float64Array;
-  /** size (bits 0-3), level (4-6), offset (7-9), flags (10-12). */
+  /** Address, or argument (see above): bits 0..31 and 32..47; others in the far list. */
+  private aLo: Uint32Array;
+  private aHi: Uint16Array;
+  /** Rows whose address or argument is not in 0..2^48-1 (ascending; their attr has ATTR_FAR_ADDR) and those values. */
+  private farAddrRows: number[] = [];
+  private farAddrs: number[] = [];
+  /** size (bits 0-3), level (4-6), offset (7-9), flags (10-12), ATTR_FAR_ADDR. */
   private attr: Uint16Array;
   /** Bit i % 32 of word i >> 5: row i has a non-zero value. */
   private valBits: Uint32Array;
@@ -225,7 +233,8 @@ export class EventTable {
     this.op = new Uint8Array(cap);
     this.lineOff = new Uint8Array(cap);
     this.lineBase = new Uint32Array((cap >>> LINE_BLOCK_SHIFT) + 1);
-    this.addrArg = new Float64Array(cap);
+    this.aLo = new Uint32Array(cap);
+    this.aHi = new Uint16Array(cap);
     this.attr = new Uint16Array(cap);
     this.valBits = new Uint32Array((cap >>> 5) + 1);
     this.valRank = new Uint32Array((cap >>> 5) + 1);
@@ -258,10 +267,19 @@ export class EventTable {
       this.farLines.push(line);
     }
     // The address or the argument.
-    if (op === Op.Vcpu || op === Op.Cpl || op === Op.Expect) this.addrArg[i] = arg;
-    else if (op === Op.Cr3 && arg >= 0) this.addrArg[i] = -(arg + 1);
-    else this.addrArg[i] = addr;
-    this.attr[i] = size | (level << 4) | (offset << 7) | (flags << 10);
+    const x = op === Op.Vcpu || op === Op.Cpl || op === Op.Expect ? arg : op === Op.Cr3 && arg >= 0 ? -(arg + 1) : addr;
+    let attr = size | (level << 4) | (offset << 7) | (flags << 10);
+    if (Number.isInteger(x) && x >= 0 && x < 2 ** 48 && !Object.is(x, -0)) {
+      this.aLo[i] = x >>> 0;
+      this.aHi[i] = Math.floor(x / 4294967296);
+    } else {
+      this.aLo[i] = 0;
+      this.aHi[i] = 0;
+      attr |= ATTR_FAR_ADDR;
+      this.farAddrRows.push(i);
+      this.farAddrs.push(x);
+    }
+    this.attr[i] = attr;
     // The value.
     const w = i >>> 5;
     if ((i & 31) === 0) this.valRank[w] = this.valCount;
@@ -323,7 +341,7 @@ export class EventTable {
   addrOf(i: number): number {
     const op = this.op[i]!;
     if (op <= Op.Invlpg) {
-      const a = this.addrArg[i]!;
+      const a = this.raw(i);
       return a < 0 ? 0 : a;
     }
     return 0;
@@ -333,10 +351,10 @@ export class EventTable {
   argOf(i: number): number {
     const op = this.op[i]!;
     if (op === Op.Cr3) {
-      const a = this.addrArg[i]!;
+      const a = this.raw(i);
       return a < 0 ? -a - 1 : -1;
     }
-    return op > Op.Invlpg ? this.addrArg[i]! : 0;
+    return op > Op.Invlpg ? this.raw(i) : 0;
   }
 
   /**
@@ -344,7 +362,24 @@ export class EventTable {
    * invlpg (the replay's hot loop: no test of the op).
    */
   eventAddr(i: number): number {
-    return this.addrArg[i]!;
+    return this.raw(i);
+  }
+
+  /** The address or argument as stored. */
+  private raw(i: number): number {
+    return (this.attr[i]! & ATTR_FAR_ADDR) === 0 ? this.aHi[i]! * 4294967296 + this.aLo[i]! : this.farAddr(i);
+  }
+
+  private farAddr(i: number): number {
+    const rows = this.farAddrRows;
+    let lo = 0;
+    let hi = rows.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (rows[mid]! < i) lo = mid + 1;
+      else hi = mid;
+    }
+    return this.farAddrs[lo]!;
   }
 
   /** Bytes: 1, 2, 4 or 8 (read and exec: 1; 0 for the rows that have no size). */
@@ -364,7 +399,7 @@ export class EventTable {
 
   /** EF_HAS_VALUE, EF_USER, EF_KERNEL. */
   flagsOf(i: number): number {
-    return this.attr[i]! >>> 10;
+    return (this.attr[i]! >>> 10) & 7;
   }
 
   /** The slot of row i's value in `vals`, or -1 when its value is zero. */
@@ -400,7 +435,9 @@ export class EventTable {
       this.lineBase.byteLength +
       this.lineOff.byteLength +
       this.farRows.length * 16 +
-      this.addrArg.byteLength +
+      this.aLo.byteLength +
+      this.aHi.byteLength +
+      this.farAddrRows.length * 16 +
       this.attr.byteLength +
       this.valBits.byteLength +
       this.valRank.byteLength +
@@ -434,7 +471,8 @@ export class EventTable {
     this.op = copy(this.op, cap, (k) => new Uint8Array(k));
     this.lineOff = copy(this.lineOff, cap, (k) => new Uint8Array(k));
     this.lineBase = copy(this.lineBase, ((cap - 1) >>> LINE_BLOCK_SHIFT) + 1, (k) => new Uint32Array(k));
-    this.addrArg = copy(this.addrArg, cap, (k) => new Float64Array(k));
+    this.aLo = copy(this.aLo, cap, (k) => new Uint32Array(k));
+    this.aHi = copy(this.aHi, cap, (k) => new Uint16Array(k));
     this.attr = copy(this.attr, cap, (k) => new Uint16Array(k));
     this.valBits = copy(this.valBits, ((cap - 1) >>> 5) + 1, (k) => new Uint32Array(k));
     this.valRank = copy(this.valRank, ((cap - 1) >>> 5) + 1, (k) => new Uint32Array(k));
