@@ -11,10 +11,11 @@
 // before its current position, in row order, at most MAX_LINES of them. The
 // adapter says `supportsLineEffectsRequest: true` in its capabilities.
 //
-// One byte per row holds the common cases (no exit; one exit of one outcome;
-// an expect that held); faults, failed expects and anything rarer go to side
-// tables, so a 1M-event trace costs about 1 MB here instead of a second
-// replay of the whole trace in the extension.
+// One byte per row holds the common cases (no exit or one exit of one
+// outcome, with up to 3 shadow ptes zapped and 3 updated; an expect that
+// held); faults, failed expects and anything rarer go to side tables, so a
+// 1M-event trace costs about 1 MB here instead of a second replay of the
+// whole trace in the extension.
 
 import type { Machine } from '../engine';
 import { Op, type Program } from '../trace';
@@ -47,12 +48,16 @@ export interface LineEffect {
 
 const OUTCOMES = ['fill', 'inject', 'emulate', 'cr3'] as const;
 
-// Row codes.
+// Row codes: the kind in the low 3 bits; for an event of kind NO_EXIT or
+// ONE_EXIT, shadow ptes zapped (0..3) in bits 3-4 and updated (0..3) in bits 5-6.
+const KIND = 7;
 const NONE = 0; // not an event or expect row, or not run yet
-const NO_EXIT = 1; // an event without exit, zap or update
-const ONE_EXIT = 2; // 2..5: one exit of OUTCOMES[code - 2], nothing zapped or updated
+const NO_EXIT = 1; // an event without exit
+const ONE_EXIT = 2; // 2..5: one exit of OUTCOMES[code - 2]
 const HELD = 6; // an expect that held
 const OTHER = 7; // in `others`
+const ZAP_SHIFT = 3;
+const UPD_SHIFT = 5;
 
 export class EffectLog {
   private codes = new Uint8Array(1024);
@@ -105,19 +110,20 @@ export class EffectLog {
     const b = this.b;
     const last = m.last;
     // The common cases without allocating (this runs for every row the first time).
-    if (m.error === null && last.zapped === 0 && last.updated === 0 && last.fault <= 0xff) {
+    if (m.error === null && last.zapped <= 3 && last.updated <= 3 && last.fault <= 0xff) {
+      const counts = (last.zapped << ZAP_SHIFT) | (last.updated << UPD_SHIFT);
       const f = e.fill - b[0]!;
       const i = e.inject - b[1]!;
       const em = e.emulate - b[2]!;
       const c = e.cr3 - b[3]!;
       const sum = f + i + em + c;
       if (last.exits === 0 && sum === 0) {
-        this.codes[row] = NO_EXIT;
+        this.codes[row] = NO_EXIT | counts;
         this.fault(row, last.fault);
         return;
       }
       if (last.exits === 1 && sum === 1) {
-        this.codes[row] = ONE_EXIT + (f ? 0 : i ? 1 : em ? 2 : 3);
+        this.codes[row] = (ONE_EXIT + (f ? 0 : i ? 1 : em ? 2 : 3)) | counts;
         this.fault(row, last.fault);
         return;
       }
@@ -161,12 +167,15 @@ export class EffectLog {
   /** The effect of a recorded row, or undefined for a row with nothing to show. */
   at(row: number): LineEffect | undefined {
     if (row >= this.upTo) return undefined;
-    const c = this.codes[row]!;
+    const code = this.codes[row]!;
+    const c = code & KIND;
     if (c === NONE) return undefined;
     const line = this.program.events.lineOf(row);
     if (c === OTHER) return this.others.get(row);
     if (c === HELD) return { line, exits: 0, fault: -1, expect: { passed: true, message: '' } };
-    const eff: LineEffect = { line, exits: c === NO_EXIT ? 0 : 1, fault: this.faultOf(row), fill: 0, inject: 0, emulate: 0, cr3: 0, zapped: 0, updated: 0 };
+    const zapped = (code >> ZAP_SHIFT) & 3;
+    const updated = (code >> UPD_SHIFT) & 3;
+    const eff: LineEffect = { line, exits: c === NO_EXIT ? 0 : 1, fault: this.faultOf(row), fill: 0, inject: 0, emulate: 0, cr3: 0, zapped, updated };
     if (c !== NO_EXIT) eff[OUTCOMES[c - ONE_EXIT]!] = 1;
     return eff;
   }

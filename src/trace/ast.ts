@@ -225,8 +225,6 @@ export class EventTable {
   /** Values in row order: low half at 2k, high half at 2k + 1. */
   private vals: Uint32Array;
   private valCount = 0;
-  /** A materialized line column (the deprecated `line`), built on first use. */
-  private lineCache: Uint32Array | null = null;
 
   constructor(capacity = 64) {
     const cap = Math.max(capacity, 1);
@@ -254,7 +252,6 @@ export class EventTable {
   pushLoHi(op: OpCode, line: number, addr: number, arg: number, lo: number, hi: number, size: number, level: number, offset: number, flags: number): number {
     if (this.count === this.op.length) this.grow(this.count * 2);
     const i = this.count++;
-    this.lineCache = null;
     this.op[i] = op;
     // The line.
     const b = i >>> LINE_BLOCK_SHIFT;
@@ -321,20 +318,6 @@ export class EventTable {
       else hi = mid;
     }
     return this.farLines[lo]!;
-  }
-
-  /**
-   * The line column as a typed array, built on first use and kept until the
-   * next push (4 bytes a row: prefer `lineOf`).
-   * @deprecated use `lineOf(row)`.
-   */
-  get line(): Uint32Array {
-    if (this.lineCache === null) {
-      const a = new Uint32Array(this.count);
-      for (let i = 0; i < this.count; i++) a[i] = this.lineOf(i);
-      this.lineCache = a;
-    }
-    return this.lineCache;
   }
 
   /** VA (access, pte, invlpg) or GPA (store, cr3 by address); 0 for the rows that have none. */

@@ -95,8 +95,6 @@ describe('EventTable', () => {
           want.push([asRow(r), r.line, Number(r.value & 0xffffffffn), Number(r.value >> 32n), r.flags, r.addr]);
         }
         expect(got).toEqual(want);
-        // The deprecated materialized line column agrees.
-        expect([...t.line]).toEqual(rows.map((r) => r.line));
       };
       check();
       t.trim();

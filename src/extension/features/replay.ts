@@ -68,7 +68,7 @@ export function inlineValues(effects: readonly LineEffect[], stoppedLine: number
 function problems(input: RunInput, m: Machine): string[] {
   const out: string[] = [];
   for (const f of m.failures) out.push(`${input.file}:${f.line}:${f.col}: expect failed: ${f.source} — ${f.message}`);
-  if (m.error !== null) out.push(`${input.file}:${m.program.events.line[m.row]}:1: error: ${m.error}`);
+  if (m.error !== null) out.push(`${input.file}:${m.program.events.lineOf(m.row)}:1: error: ${m.error}`);
   return out;
 }
 
