@@ -200,6 +200,18 @@ function popcount32(x: number): number {
  * `levelOf`, `offsetOf`, `flagsOf`, `loOf`, `hiOf`, `value`); only `op` is
  * a column to index directly.
  */
+/** The slot of row `i` in a sorted list of exception rows that holds it. */
+function exceptionSlot(rows: readonly number[], i: number): number {
+  let lo = 0;
+  let hi = rows.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (rows[mid]! < i) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 export class EventTable {
   count = 0;
   op: Uint8Array;
@@ -309,15 +321,7 @@ export class EventTable {
   }
 
   private farLine(i: number): number {
-    const rows = this.farRows;
-    let lo = 0;
-    let hi = rows.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (rows[mid]! < i) lo = mid + 1;
-      else hi = mid;
-    }
-    return this.farLines[lo]!;
+    return this.farLines[exceptionSlot(this.farRows, i)]!;
   }
 
   /** VA (access, pte, invlpg) or GPA (store, cr3 by address); 0 for the rows that have none. */
@@ -354,15 +358,7 @@ export class EventTable {
   }
 
   private farAddr(i: number): number {
-    const rows = this.farAddrRows;
-    let lo = 0;
-    let hi = rows.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (rows[mid]! < i) lo = mid + 1;
-      else hi = mid;
-    }
-    return this.farAddrs[lo]!;
+    return this.farAddrs[exceptionSlot(this.farAddrRows, i)]!;
   }
 
   /** Bytes: 1, 2, 4 or 8 (read and exec: 1; 0 for the rows that have no size). */

@@ -399,6 +399,12 @@ export class Workbench {
     return found;
   }
 
+  /** Runs `fn` in the webview page that has `selector`; null while there is none (or it is reloading). */
+  async inWebview(selector, fn) {
+    const f = await this.webviewFrame(selector).catch(() => null);
+    return f ? f.evaluate(fn).catch(() => null) : null;
+  }
+
   // -------------------------------------------------------------------------
   // Debugging.
 

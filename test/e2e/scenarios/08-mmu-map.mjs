@@ -27,41 +27,37 @@ import { norm } from '../lib/workbench.mjs';
 
 /** What the panel shows, read from its DOM; null while it is being (re)loaded. */
 async function look(wb) {
-  const f = await wb.webviewFrame('#timeline').catch(() => null);
-  if (!f) return null;
-  return f
-    .evaluate(() => {
-      const q = (s) => [...document.querySelectorAll(s)];
-      const txt = (e) => (e.innerText ?? e.textContent ?? '').replace(/\u00a0/g, ' ').replace(/\s+/g, ' ').trim();
-      // An entry: its text without the badges, then its badges (shown apart, written one after the other).
-      const entry = (e) => {
-        const own = [...e.childNodes].filter((n) => !(n.classList && n.classList.contains('badge'))).map((n) => n.textContent).join('');
-        const marks = [...e.querySelectorAll('.badge')].map((b) => b.textContent);
-        return `${own.replace(/\u00a0/g, ' ').replace(/\s+/g, ' ').trim()}${marks.length ? ` {${marks.join(',')}}` : ''}`;
-      };
-      const st = document.getElementById('status');
-      return {
-        status: st && !st.hidden ? txt(st) : '',
-        head: txt(document.getElementById('head')),
-        pos: document.querySelector('#head .pos')?.textContent ?? '',
-        guestTitle: txt(document.querySelector('#guest h2') ?? document.createElement('i')),
-        gtables: q('#guest .gtable').map((t) => txt(t.querySelector('.thead'))),
-        spages: q('#shadow .spage').map((p) => txt(p.querySelector('.phead'))),
-        lines: q('#lines path').length,
-        walkG: q('#guest .gent.m-walk').map(entry),
-        walkS: q('#shadow .sent.m-walk').map(entry),
-        changed: q('#guest .gent.m-changed').map(entry),
-        updated: q('#shadow .sent.m-updated').map(entry),
-        created: q('#shadow .sent.m-created').map(entry),
-        zapped: q('#shadow .m-zapped').map(entry),
-        pagesCreated: q('#shadow .spage.m-created').length,
-        legend: txt(document.getElementById('legend')),
-        bars: q('#timeline rect.bar').map((r) => ({ cls: r.getAttribute('class'), title: r.querySelector('title')?.textContent ?? '' })),
-        bg: getComputedStyle(document.body).backgroundColor,
-        themeBg: getComputedStyle(document.documentElement).getPropertyValue('--vscode-editor-background').trim(),
-      };
-    })
-    .catch(() => null);
+  return wb.inWebview('#timeline', () => {
+    const q = (s) => [...document.querySelectorAll(s)];
+    const txt = (e) => (e.innerText ?? e.textContent ?? '').replace(/\u00a0/g, ' ').replace(/\s+/g, ' ').trim();
+    // An entry: its text without the badges, then its badges (shown apart, written one after the other).
+    const entry = (e) => {
+      const own = [...e.childNodes].filter((n) => !(n.classList && n.classList.contains('badge'))).map((n) => n.textContent).join('');
+      const marks = [...e.querySelectorAll('.badge')].map((b) => b.textContent);
+      return `${own.replace(/\u00a0/g, ' ').replace(/\s+/g, ' ').trim()}${marks.length ? ` {${marks.join(',')}}` : ''}`;
+    };
+    const st = document.getElementById('status');
+    return {
+      status: st && !st.hidden ? txt(st) : '',
+      head: txt(document.getElementById('head')),
+      pos: document.querySelector('#head .pos')?.textContent ?? '',
+      guestTitle: txt(document.querySelector('#guest h2') ?? document.createElement('i')),
+      gtables: q('#guest .gtable').map((t) => txt(t.querySelector('.thead'))),
+      spages: q('#shadow .spage').map((p) => txt(p.querySelector('.phead'))),
+      lines: q('#lines path').length,
+      walkG: q('#guest .gent.m-walk').map(entry),
+      walkS: q('#shadow .sent.m-walk').map(entry),
+      changed: q('#guest .gent.m-changed').map(entry),
+      updated: q('#shadow .sent.m-updated').map(entry),
+      created: q('#shadow .sent.m-created').map(entry),
+      zapped: q('#shadow .m-zapped').map(entry),
+      pagesCreated: q('#shadow .spage.m-created').length,
+      legend: txt(document.getElementById('legend')),
+      bars: q('#timeline rect.bar').map((r) => ({ cls: r.getAttribute('class'), title: r.querySelector('title')?.textContent ?? '' })),
+      bg: getComputedStyle(document.body).backgroundColor,
+      themeBg: getComputedStyle(document.documentElement).getPropertyValue('--vscode-editor-background').trim(),
+    };
+  });
 }
 
 const show = (m) => (m ? JSON.stringify(m).slice(0, 1500) : '(no panel)');

@@ -21,27 +21,23 @@ function manyPages(n) {
 }
 
 async function look(wb) {
-  const f = await wb.webviewFrame('#timeline').catch(() => null);
-  if (!f) return null;
-  return f
-    .evaluate(() => {
-      const q = (s) => [...document.querySelectorAll(s)];
-      const txt = (e) => (e?.textContent ?? '').replace(/\s+/g, ' ').trim();
-      return {
-        pos: txt(document.querySelector('#head .pos')),
-        shadowTitle: txt(document.querySelector('#shadow h2')),
-        pages: q('#shadow .spage').length,
-        morePages: q('#shadow .group > .more').map(txt),
-        gentries: q('#guest .gent').length,
-        bars: q('#timeline rect.bar').length,
-        legend: txt(document.getElementById('legend')),
-        lines: q('#lines path').length,
-        renderMs: Number(document.body.dataset.renderMs ?? NaN),
-        waitMs: Number(document.body.dataset.waitMs ?? NaN),
-        requestMs: Number(document.body.dataset.requestMs ?? NaN),
-      };
-    })
-    .catch(() => null);
+  return wb.inWebview('#timeline', () => {
+    const q = (s) => [...document.querySelectorAll(s)];
+    const txt = (e) => (e?.textContent ?? '').replace(/\s+/g, ' ').trim();
+    return {
+      pos: txt(document.querySelector('#head .pos')),
+      shadowTitle: txt(document.querySelector('#shadow h2')),
+      pages: q('#shadow .spage').length,
+      morePages: q('#shadow .group > .more').map(txt),
+      gentries: q('#guest .gent').length,
+      bars: q('#timeline rect.bar').length,
+      legend: txt(document.getElementById('legend')),
+      lines: q('#lines path').length,
+      renderMs: Number(document.body.dataset.renderMs ?? NaN),
+      waitMs: Number(document.body.dataset.waitMs ?? NaN),
+      requestMs: Number(document.body.dataset.requestMs ?? NaN),
+    };
+  });
 }
 
 export default {
