@@ -48,6 +48,8 @@ async function look(wb) {
       walkG: q('#guest .gent.m-walk').map(entry),
       walkS: q('#shadow .sent.m-walk').map(entry),
       changed: q('#guest .gent.m-changed').map(entry),
+      stepG: q('#guest .gent.m-step').map(entry),
+      stepS: q('#shadow .sent.m-step').map(entry),
       updated: q('#shadow .sent.m-updated').map(entry),
       created: q('#shadow .sent.m-created').map(entry),
       zapped: q('#shadow .m-zapped').map(entry),
@@ -194,6 +196,18 @@ export default {
       await wb.afterStop('a click on the timeline', () => clickMark(wb, 1));
       await wb.expect('a click on the mark of line 15 moves the session back there', async () => (await wb.pausedLine()) === 15, { seen: async () => `paused line ${await wb.pausedLine()}` });
       await follows(wb, 'before line 15');
+      // Into the handler: the step's entry is highlighted (on the walk of 0x400000).
+      let stepped = null;
+      for (let i = 0; i < 6 && !stepped; i++) {
+        await wb.afterStop('Step Into', () => wb.toolbar('Step Into'));
+        await wb.expect(`step in ${i + 1}: the map shows the handler step`, async () => /step \d+: \S+/.test((await look(wb))?.head ?? ''), { seen: async () => (await look(wb))?.head });
+        const s = await look(wb);
+        if (s.stepG.length + s.stepS.length) stepped = s;
+      }
+      wb.check(!!stepped && /step \d+: paging64_\w+ — /.test(stepped.head), 'stepping into the handler names the step, after KVM (paging64_…)', { seen: stepped?.head });
+      wb.check(!!stepped && [...stepped.stepG, ...stepped.stepS].every((e) => /\{.*\bwalk\b.*\}/.test(e)), "the step's entries are highlighted, on the walk of 0x400000", {
+        seen: stepped ? [...stepped.stepG, ...stepped.stepS].join(' | ') : '(no step with entries)',
+      });
       await wb.stopDebugging();
       await wb.expect('with no session the panel says so', async () => /No mmutrace debug session/.test((await look(wb))?.status ?? ''), { seen: async () => show(await look(wb)) });
 
