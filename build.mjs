@@ -8,6 +8,7 @@ const entries = [
   { in: 'src/cli/main.ts', out: 'dist/cli.js' },
   { in: 'src/debug/adapter.ts', out: 'dist/adapter.js' },
   { in: 'bench/bench.ts', out: 'dist/bench.js' },
+  { in: 'bench/large-shadow.ts', out: 'dist/large-shadow.js' },
 ];
 await Promise.all(
   entries.filter((e) => existsSync(e.in)).map((e) => build({ ...node, entryPoints: [e.in], outfile: e.out })),

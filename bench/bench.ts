@@ -10,6 +10,7 @@ import { parseTrace } from '../src/trace';
 import type { Mode } from '../src/trace/ast';
 import { benchDebugger, cliReplayInProcess, formatDebugBench } from './debug-bench';
 import { generateTrace } from './gen';
+import { benchLargeShadow, formatLargeShadow } from './large-shadow';
 
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
 
@@ -146,6 +147,8 @@ async function main(): Promise<void> {
   console.log(`   against the CLI without the audit it is ${f(withAudit.continueToNearEndMs / cliPlain, 2)} ×)`);
   const noAudit = await benchDebugger(file, cliPlain, { audit: false, memory: false });
   console.log(formatDebugBench(noAudit));
+  // The debugger on a large shadow (10,022 pages at the end), in-process.
+  console.log(formatLargeShadow(benchLargeShadow()));
 }
 
 main().then(

@@ -9,9 +9,11 @@
 // bytes, 12 or 16 bytes a store; a store that changes nothing is not
 // logged), so a checkpoint costs the shadow pages that changed since the
 // previous one, not copies of guest pages. Shadow page images that did not
-// change are shared between checkpoints.
+// change are shared between checkpoints: the engine's snapshot gives the same
+// image object for a page that did not change (ShadowPage.snapshotImage), and
+// builds images only for the pages that did.
 
-import { imageBytes, sameImage, type MachineSnapshot, type Machine, type StepRecorder } from '../engine';
+import { imageBytes, type MachineSnapshot, type Machine, type StepRecorder } from '../engine';
 import { Op } from '../trace';
 import { EffectLog } from './lineeffects';
 
@@ -284,19 +286,10 @@ export class Timeline {
     this.sampleAt = performance.now();
   }
 
-  /** Drops the guest memory from a snapshot and shares what did not change with the previous checkpoint. */
+  /** Shares the audit's state with the previous checkpoint when it did not change (the shadow's images are shared by the engine). */
   private share(s: MachineSnapshot, prev: MachineSnapshot | undefined): MachineSnapshot {
-    let pages = s.shadow.pages;
-    if (prev) {
-      const byUid = new Map<number, ShadowImage>();
-      for (const p of prev.shadow.pages) byUid.set(p.uid, p);
-      pages = s.shadow.pages.map((p) => {
-        const q = byUid.get(p.uid);
-        return q !== undefined && sameImage(p, q) ? q : p;
-      });
-    }
     const audit = prev?.audit && s.audit && prev.audit.violations.length === s.audit.violations.length ? prev.audit : s.audit;
-    return { ...s, shadow: { ...s.shadow, pages }, audit };
+    return audit === s.audit ? s : { ...s, audit };
   }
 
   /**

@@ -17,7 +17,7 @@ import { HOST_FRAME_OFFSET, PT_WRITABLE, PT_USER, hex, spteFlags, spteFrame, spt
 import type { GuestMemory } from './memory';
 import type { Mmu, VCpu } from './mmu';
 import { displayVa, type PagingMode } from './paging';
-import { PT64_ENT_PER_PAGE, hostFrameOf, type ShadowMmu, type ShadowPage } from './shadow';
+import { hostFrameOf, type ShadowMmu, type ShadowPage } from './shadow';
 import { ACC_READ, GuestWalk, walkAddr } from './walk';
 
 export type AuditCheck = 1 | 2 | 3;
@@ -101,7 +101,7 @@ export class Auditor {
     const pages = this.shadow.pages();
     for (const p of pages) {
       if (p.level !== 1) continue;
-      for (let i = 0; i < PT64_ENT_PER_PAGE; i++) if (p.entry(i) !== 0) this.check1(p, i);
+      for (let i = p.nextEntry(0); i >= 0; i = p.nextEntry(i + 1)) this.check1(p, i);
     }
     this.check2All(pages);
     for (const v of this.distinctVcpus()) this.check3Tree(v);
@@ -164,7 +164,7 @@ export class Auditor {
     const expected = new Map<string, ShadowPage>();
     for (const p of pages) {
       if (p.level !== 1) continue;
-      for (let i = 0; i < PT64_ENT_PER_PAGE; i++) if (p.entry(i) !== 0) expected.set(`${p.uid}:${i}`, p);
+      for (let i = p.nextEntry(0); i >= 0; i = p.nextEntry(i + 1)) expected.set(`${p.uid}:${i}`, p);
     }
     const found = new Set<string>();
     for (const [gfn, list] of this.shadow.rmap) {
@@ -234,8 +234,7 @@ export class Auditor {
   /** Checks every leaf below `page`, whose first address is `base`. */
   private check3Subtree(v: VCpu, page: ShadowPage, base: number): void {
     const span = 2 ** (12 + 9 * (page.level - 1));
-    for (let i = 0; i < PT64_ENT_PER_PAGE; i++) {
-      if (page.entry(i) === 0) continue;
+    for (let i = page.nextEntry(0); i >= 0; i = page.nextEntry(i + 1)) {
       const va = base + i * span;
       if (page.level === 1) this.check3Leaf(v, page, i, va);
       else {

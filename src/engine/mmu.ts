@@ -404,10 +404,7 @@ export class Mmu {
     }
     if (page.hasChildren) {
       const child = page.child(index);
-      if (child) {
-        const i = child.parents.findIndex((l) => l.page === page && l.index === index);
-        if (i >= 0) child.parents.splice(i, 1);
-      }
+      if (child) child.removeParent(page, index);
       page.storeChild(index, null);
     }
     this.shadow.setSpte(page, index, 0);

@@ -48,6 +48,8 @@ export interface ParentLink {
 }
 
 const NO_VALUES = new Float64Array(0);
+/** After the 512 slots, a bitmap of the present entries (value ≠ 0): 32 words of 16 bits. */
+const PRESENT_WORDS = PT64_ENT_PER_PAGE / 16;
 
 export class ShadowPage {
   /** Allocation serial: unique for the life of the machine, never reused. */
@@ -59,13 +61,13 @@ export class ShadowPage {
   // the entry never held anything, else 1 + its slot; by slot, the entry's
   // value (an exact number, see bits.ts: NX kept at bit 52) and, level > 1,
   // the shadow page it points to. A slot, once given, stays with its index.
-  private readonly slots = new Uint16Array(PT64_ENT_PER_PAGE);
+  // After the 512 slots, the present entries as a bitmap (entries() and
+  // nextEntry() find them in index order without reading all 512).
+  private readonly slots = new Uint16Array(PT64_ENT_PER_PAGE + PRESENT_WORDS);
   private vals: Float64Array = NO_VALUES;
   private readonly kids: (ShadowPage | null)[] | null;
   private used = 0;
-  /** The dense copy the deprecated `spt` made, until the next store. */
-  private dense: Float64Array | null = null;
-  readonly parents: ParentLink[] = [];
+  private readonly links: ParentLink[] = [];
   rootCount = 0;
   alive = true;
   /** Age order: allocation order, oldest first. */
@@ -73,6 +75,14 @@ export class ShadowPage {
   younger: ShadowPage | null = null;
   /** Row index of the event that allocated it (-1 for the roots built before the first event). */
   readonly bornAt: number;
+  /**
+   * The page's image in the last snapshot (or the one it was restored from),
+   * and whether an entry, a child or a parent link changed since; the root
+   * count is compared when the next snapshot is taken. An unchanged page's
+   * image is reused, so a snapshot costs the pages that changed.
+   */
+  private image: PageImage | null = null;
+  private changed = true;
 
   constructor(uid: number, gfn: number, role: Role, bornAt: number) {
     this.uid = uid;
@@ -96,6 +106,11 @@ export class ShadowPage {
     return this.kids !== null;
   }
 
+  /** The entries of parent pages that point to this page (kvm_mmu_page's parent_pte), in the order they were made. */
+  get parents(): readonly ParentLink[] {
+    return this.links;
+  }
+
   /** Entry i (0 when not present). */
   entry(i: number): number {
     const s = this.slots[i]!;
@@ -108,15 +123,45 @@ export class ShadowPage {
     return s === 0 || this.kids === null ? null : this.kids[s - 1]!;
   }
 
+  /**
+   * The first index ≥ `from` whose entry is present (≠ 0), or -1. Index order:
+   * `for (let i = p.nextEntry(0); i >= 0; i = p.nextEntry(i + 1))` visits what
+   * `for (i = 0; i < 512; i++) if (p.entry(i) !== 0)` visits, reading 32 words
+   * of a bitmap instead of 512 entries (an entry cleared or set at or before
+   * the current index while iterating does not disturb the loop).
+   */
+  nextEntry(from: number): number {
+    let w = from >>> 4;
+    if (w >= PRESENT_WORDS) return -1;
+    const s = this.slots;
+    let bits = s[PT64_ENT_PER_PAGE + w]! & (0xffff << (from & 15));
+    while (bits === 0) {
+      if (++w === PRESENT_WORDS) return -1;
+      bits = s[PT64_ENT_PER_PAGE + w]!;
+    }
+    return (w << 4) | (31 - Math.clz32(bits & -bits));
+  }
+
+  /** The indexes of the present entries, in order. */
+  entries(): number[] {
+    const out: number[] = [];
+    for (let i = this.nextEntry(0); i >= 0; i = this.nextEntry(i + 1)) out.push(i);
+    return out;
+  }
+
   /** Stores entry i as is (ShadowMmu.setSpte keeps the reverse map and the change log: use it). */
   storeEntry(i: number, v: number): void {
-    let s = this.slots[i]!;
+    const sl = this.slots;
+    let s = sl[i]!;
     if (s === 0) {
       if (v === 0) return;
       s = this.slotFor(i);
     }
     this.vals[s - 1] = v;
-    this.dense = null;
+    const w = PT64_ENT_PER_PAGE + (i >>> 4);
+    if (v === 0) sl[w] = sl[w]! & ~(1 << (i & 15));
+    else sl[w] = sl[w]! | (1 << (i & 15));
+    this.changed = true;
   }
 
   /** Level > 1: stores the child of entry i (ShadowMmu.link and the zaps keep the links: use them). */
@@ -127,6 +172,7 @@ export class ShadowPage {
       s = this.slotFor(i);
     }
     this.kids![s - 1] = c;
+    this.changed = true;
   }
 
   private slotFor(i: number): number {
@@ -140,18 +186,69 @@ export class ShadowPage {
     return this.used;
   }
 
-  /**
-   * The 512 entries as a dense array, made on first use and kept until the
-   * next store (4 KiB: prefer `entry(i)`).
-   * @deprecated use `entry(i)`.
-   */
-  get spt(): Float64Array {
-    if (this.dense === null) {
-      const d = new Float64Array(PT64_ENT_PER_PAGE);
-      for (let i = 0; i < PT64_ENT_PER_PAGE; i++) d[i] = this.entry(i);
-      this.dense = d;
+  /** Adds a parent link (ShadowMmu.link keeps the parent's entry: use it). */
+  addParent(page: ShadowPage, index: number): void {
+    this.links.push({ page, index });
+    this.changed = true;
+  }
+
+  /** Removes the first parent link from entry `index` of `page`, if there is one. */
+  removeParent(page: ShadowPage, index: number): void {
+    const ps = this.links;
+    for (let i = 0; i < ps.length; i++) {
+      if (ps[i]!.page === page && ps[i]!.index === index) {
+        ps.splice(i, 1);
+        this.changed = true;
+        return;
+      }
     }
-    return this.dense;
+  }
+
+  /** Removes and returns the newest parent link. */
+  popParent(): ParentLink | undefined {
+    const l = this.links.pop();
+    if (l) this.changed = true;
+    return l;
+  }
+
+  /** The page's image now: the last one when nothing changed since it was made (see `image`). */
+  snapshotImage(): PageImage {
+    let img = this.image;
+    if (this.changed || img === null) {
+      const fresh = this.makeImage();
+      // Changed and changed back (a zapped entry faulted in again): the old image still holds.
+      if (img === null || !sameImage(fresh, img)) img = fresh;
+      this.changed = false;
+    } else if (img.rootCount !== this.rootCount) {
+      img = { uid: img.uid, gfn: img.gfn, role: img.role, bornAt: img.bornAt, rootCount: this.rootCount, n: img.n, data: img.data };
+    }
+    this.image = img;
+    return img;
+  }
+
+  /** Marks the page as holding exactly `img` (ShadowMmu.restore, once it has rebuilt the page from it). */
+  restoredFrom(img: PageImage): void {
+    this.image = img;
+    this.changed = false;
+  }
+
+  private makeImage(): PageImage {
+    const n = this.presentCount();
+    const kids = this.kids;
+    const ps = this.links;
+    // One array of numbers (held unboxed): no typed array and no array per link.
+    const data = new Array<number>(n * (kids ? 3 : 2) + ps.length);
+    let k = 0;
+    for (let i = this.nextEntry(0); i >= 0; i = this.nextEntry(i + 1)) {
+      const s = this.slots[i]! - 1;
+      data[k] = i;
+      data[n + k] = this.vals[s]!;
+      if (kids) data[2 * n + k] = kids[s]?.uid ?? 0;
+      k++;
+    }
+    const at = kids ? 3 * n : 2 * n;
+    for (let j = 0; j < ps.length; j++) data[at + j] = ps[j]!.page.uid * PT64_ENT_PER_PAGE + ps[j]!.index;
+    return { uid: this.uid, gfn: this.gfn, role: this.role, bornAt: this.bornAt, rootCount: this.rootCount, n, data };
   }
 
   presentCount(): number {
@@ -321,19 +418,9 @@ export class ShadowMmu {
 
   /** Links `child` under the parent entry (mmu_page_add_parent_pte) and writes the entry. */
   link(parent: ShadowPage, index: number, child: ShadowPage): void {
-    child.parents.push({ page: parent, index });
+    child.addParent(parent, index);
     parent.storeChild(index, child);
     this.setSpte(parent, index, linkSpte(child));
-  }
-
-  private removeParent(child: ShadowPage, parent: ShadowPage, index: number): void {
-    const ps = child.parents;
-    for (let i = 0; i < ps.length; i++) {
-      if (ps[i]!.page === parent && ps[i]!.index === index) {
-        ps.splice(i, 1);
-        return;
-      }
-    }
   }
 
   /**
@@ -400,16 +487,15 @@ export class ShadowMmu {
     this.zapped.push(page);
     // kvm_mmu_unlink_parents
     while (page.parents.length) {
-      const { page: parent, index } = page.parents.pop()!;
+      const { page: parent, index } = page.popParent()!;
       parent.storeChild(index, null);
       this.clearSpte(parent, index);
     }
     // kvm_mmu_page_unlink_children
-    for (let i = 0; i < PT64_ENT_PER_PAGE; i++) {
-      if (page.entry(i) === 0) continue;
+    for (let i = page.nextEntry(0); i >= 0; i = page.nextEntry(i + 1)) {
       if (page.hasChildren) {
         const child = page.child(i);
-        if (child) this.removeParent(child, page, i);
+        if (child) child.removeParent(page, i);
         page.storeChild(i, null);
       }
       this.clearSpte(page, i);
@@ -465,27 +551,15 @@ export class ShadowMmu {
   // -------------------------------------------------------------------------
   // Snapshots
 
+  /**
+   * Every live page's image, oldest first. A page that did not change since
+   * the last snapshot (or since the restore that made it) gives the same image
+   * object as then, so the cost is the pages that changed, and snapshots share
+   * what did not change.
+   */
   snapshot(): ShadowSnapshot {
     const pages: PageImage[] = [];
-    for (let p = this.oldest; p; p = p.younger) {
-      const n = p.presentCount();
-      const kids = p.hasChildren;
-      const ps = p.parents;
-      // One array of numbers (held unboxed): no typed array and no array per link.
-      const data = new Array<number>(n * (kids ? 3 : 2) + ps.length);
-      let k = 0;
-      for (let i = 0; i < PT64_ENT_PER_PAGE; i++) {
-        const v = p.entry(i);
-        if (v === 0) continue;
-        data[k] = i;
-        data[n + k] = v;
-        if (kids) data[2 * n + k] = p.child(i)?.uid ?? 0;
-        k++;
-      }
-      const at = kids ? 3 * n : 2 * n;
-      for (let j = 0; j < ps.length; j++) data[at + j] = ps[j]!.page.uid * PT64_ENT_PER_PAGE + ps[j]!.index;
-      pages.push({ uid: p.uid, gfn: p.gfn, role: p.role, bornAt: p.bornAt, rootCount: p.rootCount, n, data });
-    }
+    for (let p = this.oldest; p; p = p.younger) pages.push(p.snapshotImage());
     return { pages, nextUid: this.nextUid, stats: { ...this.stats } };
   }
 
@@ -535,8 +609,10 @@ export class ShadowMmu {
       for (let j = kids ? 3 * n : 2 * n; j < data.length; j++) {
         const key = data[j]!;
         const index = key % PT64_ENT_PER_PAGE;
-        p.parents.push({ page: byUid.get((key - index) / PT64_ENT_PER_PAGE)!, index });
+        p.addParent(byUid.get((key - index) / PT64_ENT_PER_PAGE)!, index);
       }
+      // The page holds exactly the image now (only this iteration writes to p).
+      p.restoredFrom(img);
     }
   }
 

@@ -51,7 +51,10 @@ export function fingerprint(m: Machine): string {
   const sh = m.shadow;
   const pages = sh.pages().map((p) => {
     let h = 0;
-    for (let i = 0; i < 512; i++) if (p.spt[i] !== 0) h = (h * 31 + i * 7919 + (p.spt[i]! % 1000003)) % 2147483647;
+    for (let i = 0; i < 512; i++) {
+      const v = p.entry(i);
+      if (v !== 0) h = (h * 31 + i * 7919 + (v % 1000003)) % 2147483647;
+    }
     return `${p.uid}/${p.gfn}/${p.word}/${p.rootCount}/${h}/${p.parents.map((l) => `${l.page.uid}.${l.index}`).join(',')}`;
   });
   const hashOrder = [...sh.hash.entries()].sort((a, b) => a[0] - b[0]).map(([g, l]) => `${g}:${l.map((p) => p.uid).join('.')}`);

@@ -1,6 +1,7 @@
 // A shadow page holds its entries sparsely (a slot per index that ever held
 // one): entries and children read back as stored, whatever the order, up to
-// all 512; the deprecated dense `spt` follows every store.
+// all 512; the present entries are found in index order (nextEntry over
+// the page's bitmap).
 import { describe, expect, it } from 'vitest';
 import { ShadowPage, type Role } from '../../src/engine';
 import { prng } from '../../bench/gen';
@@ -25,7 +26,9 @@ describe('ShadowPage entries', () => {
       if (step % 250 === 0) {
         expect(Array.from({ length: 512 }, (_, k) => p.entry(k))).toEqual([...vals]);
         expect(Array.from({ length: 512 }, (_, k) => p.child(k))).toEqual(kids);
-        expect([...p.spt]).toEqual([...vals]);
+        const present = [...vals.keys()].filter((k) => vals[k] !== 0);
+        expect(p.entries()).toEqual(present);
+        for (const from of [0, 1, 15, 16, 17, 255, 500, 511, 512]) expect(p.nextEntry(from), `from ${from}`).toBe(present.find((k) => k >= from) ?? -1);
         expect(p.presentCount()).toBe(vals.filter((x) => x !== 0).length);
       }
     }
