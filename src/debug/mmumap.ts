@@ -608,7 +608,9 @@ function pageInfo(ctx: Ctx, rt: TraceRuntime, p: ShadowPage): ShadowPageInfo {
   let present = 0;
   let more = 0;
   const anyMarks = ctx.smarkedPages.has(p.uid);
-  for (let i = 0; i < 512; i++) {
+  // A page with marks is read whole (a marked entry may have gone to 0); else its present entries.
+  const indexes = anyMarks ? Array.from({ length: 512 }, (_, i) => i) : p.entries();
+  for (const i of indexes) {
     const spte = p.entry(i);
     if (spte === 0 && !anyMarks) continue;
     const k = anyMarks ? `${p.uid}:${i}` : '';

@@ -457,13 +457,7 @@ function shadowPageNode(ctx: ViewContext, p: ShadowPage): VarNode {
   const m = ctx.m;
   const wp = !p.role.metaphysical && m.shadow.isShadowed(p.gfn);
   let present: number[] | null = null;
-  const entries = (): number[] => {
-    if (!present) {
-      present = [];
-      for (let i = 0; i < 512; i++) if (p.entry(i) !== 0) present.push(i);
-    }
-    return present;
-  };
+  const entries = (): number[] => (present ??= p.entries());
   const n = entries().length;
   return {
     name: `#${p.uid}`,
