@@ -9,6 +9,7 @@ const entries = [
   { in: 'src/debug/adapter.ts', out: 'dist/adapter.js' },
   { in: 'bench/bench.ts', out: 'dist/bench.js' },
   { in: 'bench/large-shadow.ts', out: 'dist/large-shadow.js' },
+  { in: 'bench/mem.ts', out: 'dist/bench-mem.js' },
 ];
 await Promise.all(
   entries.filter((e) => existsSync(e.in)).map((e) => build({ ...node, entryPoints: [e.in], outfile: e.out })),

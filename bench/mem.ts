@@ -1,8 +1,7 @@
 // The memory a parsed and replayed kbuild-like 64-bit trace holds, stage by
 // stage (the program, the machine after setup, what replay adds), as ratios
 // of the file's size: quicker than `npm run bench` when only memory is
-// wanted. Not in build.mjs; run it with
-//   npx esbuild bench/mem.ts --bundle --platform=node --outfile=/tmp/mem.js && node --expose-gc /tmp/mem.js [EVENTS]
+// wanted: `npm run bench:mem [-- EVENTS]`.
 
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
