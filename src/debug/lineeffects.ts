@@ -187,16 +187,8 @@ export class EffectLog {
   lines(startLine: number, endLine: number, before: number, max = MAX_LINES): { lines: LineEffect[]; truncated: boolean } {
     const t = this.program.events;
     const stop = Math.min(before, this.upTo, t.count);
-    // The first row on or after startLine (rows are in line order).
-    let lo = 0;
-    let hi = stop;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (t.lineOf(mid) < startLine) lo = mid + 1;
-      else hi = mid;
-    }
     const out: LineEffect[] = [];
-    for (let r = lo; r < stop && t.lineOf(r) <= endLine; r++) {
+    for (let r = t.rowAtOrAfterLine(startLine); r < stop && t.lineOf(r) <= endLine; r++) {
       const e = this.at(r);
       if (!e) continue;
       if (out.length === max) return { lines: out, truncated: true };

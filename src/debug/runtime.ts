@@ -422,15 +422,7 @@ export class TraceRuntime {
 
   /** The first row whose line is at or after `line` among rows parsed so far (count when none). */
   rowAtOrAfterLine(line: number): number {
-    const t = this.program.events;
-    let lo = 0;
-    let hi = t.count;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (t.lineOf(mid) < line) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    return this.program.events.rowAtOrAfterLine(line);
   }
 
   /** Lines that can hold a breakpoint in [line, endLine] (event lines). */

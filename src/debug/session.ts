@@ -979,9 +979,8 @@ export class MmuTraceSession extends DebugSession {
     const start = optInt(a, 'startLine') ?? 1;
     const end = optInt(a, 'endLine') ?? Number.MAX_SAFE_INTEGER;
     if (start < 1) throw new UserError('lineEffects: `startLine` must be 1 or more (lines count from 1)');
-    const p = this.rt.position;
-    const before = p.kind === 'before' ? p.row : p.kind === 'end' ? this.rt.program.events.count : p.row + 1;
-    const r = this.rt.timeline.effects.lines(start, end, before);
+    // The machine stands where the session is stopped: the rows before its next row have run.
+    const r = this.rt.timeline.effects.lines(start, end, this.rt.timeline.pos);
     return r.truncated ? { lines: r.lines, truncated: true } : { lines: r.lines };
   }
 

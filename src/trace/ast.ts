@@ -314,6 +314,18 @@ export class EventTable {
     if (this.vals.length !== this.valCount * 2) this.vals = this.vals.slice(0, this.valCount * 2);
   }
 
+  /** The first row on `line` or after it (`count` when there is none): rows are in line order. */
+  rowAtOrAfterLine(line: number): number {
+    let lo = 0;
+    let hi = this.count;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.lineOf(mid) < line) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
   /** The 1-based source line of row i. */
   lineOf(i: number): number {
     const d = this.lineOff[i]!;
