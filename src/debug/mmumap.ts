@@ -693,7 +693,8 @@ function eventRowsOf(rt: TraceRuntime, c: TimelineCache): void {
 
 function timelineInfo(rt: TraceRuntime, maxBuckets: number): TimelineInfo {
   const policy = rt.machine.policy.name;
-  // The session's policy gets a replay of its own (the timeline keeps no per-row exits); the others share the runtime's.
+  // The session's policy gets a replay of its own (the session's effect log knows only the rows it has run, the
+  // timeline shows the whole trace); the others share the runtime's.
   const others = rt.policyTrackers();
   const policies = [policy, ...others.map((t) => t.policy)];
   let c = timelineCaches.get(rt);
