@@ -95,7 +95,9 @@ export class Workbench {
     const t0 = Date.now();
     log(`scenario ${sc.id}: ${sc.title}`);
     try {
-      await this.reset();
+      await this.reset().catch((e) => {
+        throw new Error(`resetting the workbench before the scenario: ${e.message}`);
+      });
       let timer;
       await Promise.race([
         sc.run(this),
@@ -209,15 +211,36 @@ export class Workbench {
       await this.runCommand('Remove All Breakpoints');
       await waitUntil(async () => (await others.count()) === 0, { timeoutMs: 10000, what: 'the breakpoints to go' });
     }
-    for (const [name, on] of Object.entries(DEFAULT_FILTERS)) {
-      const box = bps.locator('.monaco-list-row', { hasText: name }).locator('.monaco-checkbox').first();
-      if (!(await box.count())) continue;
-      const checked = async () => (await box.getAttribute('aria-checked', { timeout: 5000 })) === 'true';
-      if ((await checked()) !== on) {
-        await box.click({ timeout: 5000 });
-        await waitUntil(async () => (await checked()) === on, { timeoutMs: 5000, what: `the ${name} filter ${on ? 'on' : 'off'}` });
-      }
-    }
+    for (const [name, on] of Object.entries(DEFAULT_FILTERS)) await this.setExceptionFilter(bps, name, on);
+  }
+
+  /**
+   * Sets one exception filter's checkbox in the Breakpoints view. The list can
+   * render again at any moment (after a window reload it fills in as the
+   * breakpoints are restored: seen in CI, a row counted and then gone before
+   * its checkbox was read), so every read looks the row up again and a
+   * vanished row is waited for, never read with a long timeout. A row that is
+   * not shown at all has nothing to reset.
+   */
+  async setExceptionFilter(bps, name, on) {
+    const box = bps.locator('.monaco-list-row', { hasText: name }).locator('.monaco-checkbox').first();
+    const state = async () => {
+      if (!(await box.count())) return 'absent';
+      const v = await box.getAttribute('aria-checked', { timeout: 500 }).catch(() => null);
+      return v === null ? 'rendering' : v === 'true';
+    };
+    await waitUntil(
+      async () => {
+        const s = await state();
+        if (s === 'absent' || s === on) return true;
+        if (s === 'rendering') return false;
+        await box.click({ timeout: 1000 }).catch(() => {});
+        // The click toggles it once: wait for that before another look, so a slow repaint is not toggled back.
+        await waitUntil(async () => (await state()) !== s, { timeoutMs: 2000, interval: 100, what: 'the click to take' }).catch(() => {});
+        return false;
+      },
+      { timeoutMs: 15000, what: `the ${name} exception filter ${on ? 'on' : 'off'}` },
+    );
   }
 
   async closeAllEditors() {
