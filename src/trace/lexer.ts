@@ -55,9 +55,13 @@ export function isWordStart(c: number): boolean {
 export function isWordCont(c: number): boolean {
   return c < 128 && (CC[c]! & C_WCONT) !== 0;
 }
+/** A character that continues a NUM token: a letter, a digit or `_`. */
+export function isNumCont(c: number): boolean {
+  return c < 128 && (CC[c]! & C_NCONT) !== 0;
+}
 
 /** Hex digit values of ASCII, -1 elsewhere. */
-const HEXV = new Int8Array(128).fill(-1);
+export const HEXV = new Int8Array(128).fill(-1);
 (() => {
   for (let c = 48; c <= 57; c++) HEXV[c] = c - 48;
   for (let c = 0; c < 6; c++) {

@@ -71,7 +71,7 @@ import {
   type Stmt,
 } from './ast';
 import { didYouMean } from './hints';
-import { Lexer, MAX_TOKENS, T_DOTDOT, T_EQ, T_LABEL, T_NUM, T_OTHER, T_WORD, isWordCont, isWordStart, isWs } from './lexer';
+import { HEXV, Lexer, MAX_TOKENS, T_DOTDOT, T_EQ, T_LABEL, T_NUM, T_OTHER, T_WORD, isNumCont, isWordCont, isWordStart, isWs } from './lexer';
 import { NUM_BAD_DIGIT, NUM_NO_DIGITS, NUM_OK, NUM_OVERFLOW, scanNumber, toBigInt, type NumOut } from './numbers';
 
 // ---------------------------------------------------------------------------
@@ -192,6 +192,17 @@ function matchWord(text: string, s: number, e: number, names: readonly string[],
 const TWO32 = 4294967296;
 const KIB4 = 4096;
 
+/** The char code at i with bit 5 set: a letter in lower case (and other characters changed, or NaN at the end, never equal to a letter). */
+function lower(text: string, i: number): number {
+  return text.charCodeAt(i) | 0x20;
+}
+
+/** The first offset from i on (up to e) that is not whitespace. */
+function skipWs(text: string, i: number, e: number): number {
+  while (i < e && isWs(text.charCodeAt(i))) i++;
+  return i;
+}
+
 /** Page size mapped by one entry of `level`. */
 function levelPageSize(level: number, mode: Mode): number {
   switch (level) {
@@ -220,8 +231,17 @@ function plural(n: number, one: string): string {
 // ---------------------------------------------------------------------------
 
 export class TraceParser {
+  /**
+   * Whether parsers made from now on try the fast path for the common event
+   * lines (fastLine) before the general one. Only the tests turn it off, to
+   * check that both paths agree.
+   */
+  static fastPath = true;
+
   private readonly text: string;
   private readonly keep: boolean;
+  /** fastLine may be tried (not when statement objects are kept: it makes none). */
+  private readonly fast: boolean;
   private readonly maxDiag: number;
   private readonly lx = new Lexer();
   private readonly num: NumOut = { lo: 0, hi: 0, err: 0, at: 0 };
@@ -283,10 +303,17 @@ export class TraceParser {
   private tLabel = -1;
   private tEnd = 0;
   private level = 1;
+  /** The row that fastLine has read (fLo/fHi are fastNum's value on the way). */
+  private fOp: OpCode = Op.Read;
+  private fVa = 0;
+  private fLo = 0;
+  private fHi = 0;
+  private fHasValue = false;
 
   constructor(text: string, opts?: ParseOptions) {
     this.text = typeof text === 'string' ? text : String(text ?? '');
     this.keep = opts?.keepStatements === true;
+    this.fast = !this.keep && TraceParser.fastPath;
     const m = opts?.maxDiagnostics;
     this.maxDiag = typeof m === 'number' && m >= 0 ? Math.floor(m) : DEFAULT_MAX_DIAGNOSTICS;
     this.pos = this.text.charCodeAt(0) === 0xfeff ? 1 : 0;
@@ -347,6 +374,18 @@ export class TraceParser {
           if (pos >= len) {
             this.finished = true;
             break;
+          }
+          if (this.fast) {
+            const nl = this.fastLine(pos);
+            if (nl >= 0) {
+              this.pos = nl < len ? nl + 1 : len;
+              this.ls = pos;
+              this.ln = ++this.lines;
+              budget--;
+              this.pushFast();
+              if (this.pos >= len) this.finished = true;
+              continue;
+            }
           }
           let nl = text.indexOf('\n', pos);
           let next: number;
@@ -871,6 +910,187 @@ export class TraceParser {
         this.poke();
         return;
     }
+  }
+
+  // The fast path ------------------------------------------------------------
+
+  /**
+   * The event lines that make up nearly all of a long trace, read straight
+   * from the characters, without tokens, in the same pass that finds the
+   * line's end:
+   *
+   *   read VA | exec VA | write VA | write VA = VALUE | pte VA = VALUE [FLAG…]
+   *
+   * keywords and flags in any case, plain numbers (hex of 1 to 16 digits or
+   * decimal of 1 to 15, without `_` or a suffix), whitespace between them, an
+   * optional comment at the end. The line starts at s; the answer is the
+   * offset of its `\n` (or the text's length), with the row in fOp, fVa, fLo,
+   * fHi and fHasValue for pushFast. On anything else, and on anything that
+   * would need a diagnostic (an error or a warning), the answer is -1, no
+   * state has changed, and the general path parses the line: the result is
+   * the same either way (test/trace/fastpath.test.ts compares the two).
+   */
+  private fastLine(s: number): number {
+    const text = this.text;
+    const len = text.length;
+    if (len - s < 6) return -1;
+    let op: OpCode;
+    let i: number;
+    switch (lower(text, s)) {
+      case 114: // r
+        if (lower(text, s + 1) !== 101 || lower(text, s + 2) !== 97 || lower(text, s + 3) !== 100) return -1;
+        op = Op.Read;
+        i = s + 4;
+        break;
+      case 119: // w
+        if (lower(text, s + 1) !== 114 || lower(text, s + 2) !== 105 || lower(text, s + 3) !== 116 || lower(text, s + 4) !== 101) return -1;
+        op = Op.Write;
+        i = s + 5;
+        break;
+      case 101: // e
+        if (lower(text, s + 1) !== 120 || lower(text, s + 2) !== 101 || lower(text, s + 3) !== 99) return -1;
+        op = Op.Exec;
+        i = s + 4;
+        break;
+      case 112: // p
+        if (lower(text, s + 1) !== 116 || lower(text, s + 2) !== 101) return -1;
+        op = Op.Pte;
+        i = s + 3;
+        break;
+      default:
+        return -1;
+    }
+    // The keyword ends in whitespace; then the address. The scans below stop
+    // at `\n` (not whitespace, not part of any word or number) or at `len`.
+    if (!isWs(text.charCodeAt(i))) return -1;
+    i = this.fastNum(skipWs(text, i + 1, len), len);
+    if (i < 0) return -1;
+    const vaLo = this.fLo;
+    const vaHi = this.fHi;
+    let va: number;
+    if (this.mode === '64') {
+      if (vaHi < 0x8000) va = vaHi * TWO32 + vaLo;
+      else if (vaHi >= 0xffff8000) va = (vaHi - 0xffff0000) * TWO32 + vaLo;
+      else return -1;
+    } else {
+      if (vaHi !== 0) return -1;
+      va = vaLo;
+    }
+    i = skipWs(text, i, len);
+    let hasValue = false;
+    let lo = 0;
+    let hi = 0;
+    if (op === Op.Write || op === Op.Pte) {
+      if (text.charCodeAt(i) === 61) {
+        // `= VALUE`
+        i = this.fastNum(skipWs(text, i + 1, len), len);
+        if (i < 0) return -1;
+        lo = this.fLo;
+        hi = this.fHi;
+        hasValue = true;
+        i = skipWs(text, i, len);
+      } else if (op === Op.Pte) return -1;
+    }
+    if (op === Op.Pte) {
+      // Flag names, each at most once.
+      const numLo = lo;
+      let seen = 0;
+      for (;;) {
+        const c = text.charCodeAt(i);
+        if (!((c >= 65 && c <= 90) || (c >= 97 && c <= 122))) break;
+        let j = i + 1;
+        while (j < len && isWordCont(text.charCodeAt(j))) j++;
+        const f = matchWord(text, i, j, FLAG_LOWER, FLAG_BY_LEN);
+        if (f < 0 || (seen & (1 << f)) !== 0) return -1;
+        seen |= 1 << f;
+        if (f === F_NX) {
+          if (this.mode === '32') return -1;
+          hi = (hi | 0x80000000) >>> 0;
+        } else lo = (lo | (1 << PTE_FLAGS[f]!.bit)) >>> 0;
+        i = skipWs(text, j, len);
+      }
+      if (seen !== 0 && (numLo & 0xfff) !== 0) return -1;
+      if (this.mode === '32' && hi !== 0) return -1;
+    }
+    // Only a comment may follow, up to the line's end.
+    let nl: number;
+    if (i >= len) nl = len;
+    else {
+      const c = text.charCodeAt(i);
+      if (c === 10) nl = i;
+      else if (c === 35) {
+        nl = text.indexOf('\n', i);
+        if (nl < 0) nl = len;
+      } else return -1;
+    }
+    const e = nl > s && nl < len && text.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;
+    if (e - s > MAX_LINE_LENGTH) return -1;
+    if (op === Op.Write) {
+      const size = this.esize;
+      if (hasValue && size !== 8 && hi !== 0) return -1; // does not fit
+      if ((vaLo & 0xfff) + size > KIB4) return -1; // crosses a page
+    }
+    this.fOp = op;
+    this.fVa = va;
+    this.fLo = lo;
+    this.fHi = hi;
+    this.fHasValue = hasValue;
+    return nl;
+  }
+
+  /** Appends the row of the line that fastLine has read: the same row as the general path makes. */
+  private pushFast(): void {
+    const op = this.fOp;
+    if (this.inSetup) {
+      this.inSetup = false;
+      this.firstEventLine = this.ln;
+    }
+    const size = op === Op.Read || op === Op.Exec ? 1 : this.esize;
+    const flags = this.fHasValue ? EF_HAS_VALUE : 0;
+    this.program.events.pushLoHi(op, this.ln, this.fVa, 0, this.fLo, this.fHi, size, op === Op.Pte ? 1 : 0, 0, flags);
+  }
+
+  /**
+   * A plain number at text[i..e) (see fastLine) into fLo/fHi: the offset after
+   * it, or -1 when there is none or it is not plain.
+   */
+  private fastNum(i: number, e: number): number {
+    const text = this.text;
+    if (i >= e) return -1;
+    const c = text.charCodeAt(i);
+    let lo = 0;
+    let hi = 0;
+    if (c === 48 && i + 1 < e && (text.charCodeAt(i + 1) | 0x20) === 120) {
+      i += 2;
+      const d0 = i;
+      while (i < e) {
+        const d = text.charCodeAt(i);
+        if (d >= 128) break;
+        const h = HEXV[d]!;
+        if (h < 0) break;
+        hi = ((hi << 4) | (lo >>> 28)) >>> 0;
+        lo = ((lo << 4) | h) >>> 0;
+        i++;
+      }
+      if (i === d0 || i - d0 > 16) return -1;
+    } else if (c >= 48 && c <= 57) {
+      const d0 = i;
+      let v = 0;
+      while (i < e) {
+        const d = text.charCodeAt(i);
+        if (d < 48 || d > 57) break;
+        v = v * 10 + (d - 48);
+        i++;
+      }
+      if (i - d0 > 15) return -1;
+      hi = Math.floor(v / TWO32);
+      lo = v - hi * TWO32;
+    } else return -1;
+    // The token must end here: no `_`, suffix or stray letter.
+    if (i < e && isNumCont(text.charCodeAt(i))) return -1;
+    this.fLo = lo;
+    this.fHi = hi;
+    return i;
   }
 
   /** A setup directive after the first event. */
