@@ -262,50 +262,66 @@ export class EventTable {
    * a `cr3` with a space (arg ≥ 0).
    */
   pushLoHi(op: OpCode, line: number, addr: number, arg: number, lo: number, hi: number, size: number, level: number, offset: number, flags: number): number {
-    if (this.count === this.op.length) this.grow(this.count * 2);
-    const i = this.count++;
+    // Kept small so that the parser's loop can inline it: the rare cases are
+    // in the methods below.
+    const i = this.count;
+    if (i === this.op.length) this.grow(i * 2);
+    this.count = i + 1;
     this.op[i] = op;
     // The line.
     const b = i >>> LINE_BLOCK_SHIFT;
     if ((i & ((1 << LINE_BLOCK_SHIFT) - 1)) === 0) this.lineBase[b] = line;
     const d = line - this.lineBase[b]!;
     if (d >= 0 && d < LINE_FAR) this.lineOff[i] = d;
-    else {
-      this.lineOff[i] = LINE_FAR;
-      this.farRows.push(i);
-      this.farLines.push(line);
-    }
+    else this.pushFarLine(i, line);
     // The address or the argument.
     const x = op === Op.Vcpu || op === Op.Cpl || op === Op.Expect ? arg : op === Op.Cr3 && arg >= 0 ? -(arg + 1) : addr;
     let attr = size | (level << 4) | (offset << 7) | (flags << 10);
-    if (Number.isInteger(x) && x >= 0 && x < 2 ** 48 && !Object.is(x, -0)) {
-      this.aLo[i] = x >>> 0;
-      this.aHi[i] = Math.floor(x / 4294967296);
+    if (x >= 0 && x < 2 ** 48 && Number.isInteger(x) && !Object.is(x, -0)) {
+      const xhi = Math.floor(x / 4294967296);
+      this.aLo[i] = x - xhi * 4294967296;
+      this.aHi[i] = xhi;
     } else {
-      this.aLo[i] = 0;
-      this.aHi[i] = 0;
-      attr |= ATTR_FAR_ADDR;
-      this.farAddrRows.push(i);
-      this.farAddrs.push(x);
+      attr |= this.pushFarAddr(i, x);
     }
     this.attr[i] = attr;
     // The value.
     const w = i >>> 5;
     if ((i & 31) === 0) this.valRank[w] = this.valCount;
+    if (lo !== 0 || hi !== 0) this.pushValue(i, w, lo, hi);
+    return i;
+  }
+
+  /** Row i's line is not within a byte of its block's base. */
+  private pushFarLine(i: number, line: number): void {
+    this.lineOff[i] = LINE_FAR;
+    this.farRows.push(i);
+    this.farLines.push(line);
+  }
+
+  /** Row i's address or argument x is not in 0..2^48-1: the attr bit that says so. */
+  private pushFarAddr(i: number, x: number): number {
+    this.aLo[i] = 0;
+    this.aHi[i] = 0;
+    this.farAddrRows.push(i);
+    this.farAddrs.push(x);
+    return ATTR_FAR_ADDR;
+  }
+
+  /** Row i (in bit word w) has a value (taken as unsigned 32-bit halves); one that is zero takes no slot. */
+  private pushValue(i: number, w: number, lo: number, hi: number): void {
     lo >>>= 0;
     hi >>>= 0;
-    if (lo !== 0 || hi !== 0) {
-      this.valBits[w]! |= 1 << (i & 31);
-      let k = this.valCount++ * 2;
-      if (k + 2 > this.vals.length) {
-        const v = new Uint32Array(this.vals.length * 2);
-        v.set(this.vals);
-        this.vals = v;
-      }
-      this.vals[k++] = lo;
-      this.vals[k] = hi;
+    if (lo === 0 && hi === 0) return;
+    this.valBits[w]! |= 1 << (i & 31);
+    let k = this.valCount++ * 2;
+    if (k + 2 > this.vals.length) {
+      const v = new Uint32Array(this.vals.length * 2);
+      v.set(this.vals);
+      this.vals = v;
     }
-    return i;
+    this.vals[k++] = lo;
+    this.vals[k] = hi;
   }
 
   /** Shrinks the columns to `count` rows (call once, when parsing is done). */
