@@ -20,6 +20,13 @@ export const PFERR_FETCH = 1 << 4;
 
 export const PAGE_SHIFT = 12;
 export const PAGE_SIZE = 4096;
+/**
+ * The offset in a page: `x & PAGE_MASK` equals `x % PAGE_SIZE` for every
+ * address the model uses (non-negative integers below 2^53: `&` takes them
+ * modulo 2^32 first, which keeps the low 12 bits), and stays in integer
+ * arithmetic where `%` on a number above 2^31 is a floating-point remainder.
+ */
+export const PAGE_MASK = PAGE_SIZE - 1;
 export const TWO32 = 4294967296;
 export const TWO52 = 4503599627370496;
 
@@ -44,7 +51,7 @@ export function spteFlags(spte: number): number {
   return (spte >>> 0) & 0xfff;
 }
 export function spteFrame(spte: number): number {
-  return Math.floor((spte % TWO52) / PAGE_SIZE);
+  return Math.floor((spte >= TWO52 ? spte - TWO52 : spte) / PAGE_SIZE);
 }
 export function spteNx(spte: number): boolean {
   return spte >= TWO52;

@@ -5,7 +5,7 @@
 // copy-on-write across snapshots, so a checkpoint costs a copy of the page
 // map, not of the pages.
 
-import { PAGE_SIZE } from './bits';
+import { PAGE_MASK, PAGE_SIZE } from './bits';
 
 /** 32-bit words in a chunk, and chunks in a page (32: one bit each in a mask). */
 const CHUNK_WORDS = 32;
@@ -69,8 +69,19 @@ let generations = 0;
 /** Called before each store with its place, size and new bytes (the debugger's undo log). */
 export type StoreHook = (gpa: number, size: number, newLo: number, newHi: number) => void;
 
+/** Slots of the page lookup cache (a power of two). */
+const CACHE_SLOTS = 1024;
+
 export class GuestMemory {
   private pages = new Map<number, Page>();
+  /**
+   * A direct-mapped cache in front of `pages`: slot gfn % CACHE_SLOTS holds a
+   * frame and its page (undefined: the frame holds nothing). A guest walk
+   * reads the same few tables again and again; this saves the Map lookups.
+   * Every change to `pages` goes through `writable` or `restore`, which keep it.
+   */
+  private readonly cacheGfn = new Float64Array(CACHE_SLOTS).fill(-1);
+  private readonly cachePage: (Page | undefined)[] = new Array<Page | undefined>(CACHE_SLOTS).fill(undefined);
   private epoch = ++generations;
   /** Sees every store before it lands (write32, writeLoHi and write all pass here). */
   storeHook: StoreHook | null = null;
@@ -87,33 +98,45 @@ export class GuestMemory {
     return n;
   }
 
+  /** The page of frame `gfn`, or undefined when it holds nothing. */
+  private page(gfn: number): Page | undefined {
+    const slot = gfn & (CACHE_SLOTS - 1);
+    if (this.cacheGfn[slot] === gfn) return this.cachePage[slot];
+    const p = this.pages.get(gfn);
+    this.cacheGfn[slot] = gfn;
+    this.cachePage[slot] = p;
+    return p;
+  }
+
   private writable(gfn: number): Page {
-    let p = this.pages.get(gfn);
+    let p = this.page(gfn);
     if (p === undefined) {
       p = { mask: 0, data: EMPTY, epoch: this.epoch };
       this.pages.set(gfn, p);
+      this.cachePage[gfn & (CACHE_SLOTS - 1)] = p;
     } else if (p.epoch !== this.epoch) {
       p = { mask: p.mask, data: p.data.slice(), epoch: this.epoch };
       this.pages.set(gfn, p);
+      this.cachePage[gfn & (CACHE_SLOTS - 1)] = p;
     }
     return p;
   }
 
   /** Low 32 bits of the aligned 4-byte word at `gpa` (gpa % 4 == 0). */
   read32(gpa: number): number {
-    const p = this.pages.get(Math.floor(gpa / PAGE_SIZE));
-    return p === undefined ? 0 : wordOf(p, ((gpa % PAGE_SIZE) >>> 2) & WORD_MASK);
+    const p = this.page(Math.floor(gpa / PAGE_SIZE));
+    return p === undefined ? 0 : wordOf(p, (gpa >>> 2) & WORD_MASK);
   }
 
   write32(gpa: number, v: number): void {
     if (this.storeHook !== null) this.storeHook(gpa, 4, v, 0);
-    setWord(this.writable(Math.floor(gpa / PAGE_SIZE)), ((gpa % PAGE_SIZE) >>> 2) & WORD_MASK, v >>> 0);
+    setWord(this.writable(Math.floor(gpa / PAGE_SIZE)), (gpa >>> 2) & WORD_MASK, v >>> 0);
   }
 
   readByte(gpa: number): number {
-    const p = this.pages.get(Math.floor(gpa / PAGE_SIZE));
+    const p = this.page(Math.floor(gpa / PAGE_SIZE));
     if (p === undefined) return 0;
-    const off = gpa % PAGE_SIZE;
+    const off = gpa & PAGE_MASK;
     return (wordOf(p, off >>> 2) >>> ((off & 3) << 3)) & 0xff;
   }
 
@@ -127,7 +150,7 @@ export class GuestMemory {
   /** Stores the low `size` bytes of lo/hi (within one page). */
   writeLoHi(gpa: number, lo: number, hi: number, size: number): void {
     if (this.storeHook !== null) this.storeHook(gpa, size, lo, hi);
-    const off = gpa % PAGE_SIZE;
+    const off = gpa & PAGE_MASK;
     const page = this.writable(Math.floor(gpa / PAGE_SIZE));
     if (size === 8 && (off & 7) === 0) {
       setWord(page, off >>> 2, lo >>> 0);
@@ -185,6 +208,8 @@ export class GuestMemory {
 
   restore(s: MemorySnapshot): void {
     this.pages = new Map(s.pages);
+    this.cacheGfn.fill(-1);
+    this.cachePage.fill(undefined);
     this.epoch = ++generations;
   }
 

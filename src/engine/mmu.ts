@@ -4,6 +4,7 @@
 
 import {
   HOST_FRAME_OFFSET,
+  PAGE_MASK,
   PAGE_SIZE,
   PT_ACCESSED,
   PT_DIRTY,
@@ -20,7 +21,7 @@ import {
 import type { GuestMemory } from './memory';
 import { shadowIndex, type PagingMode } from './paging';
 import type { Policy } from './policy';
-import { hostFrameOf, type Role, type ShadowMmu, type ShadowPage } from './shadow';
+import { hostFrameOf, roleWordOf, type ShadowMmu, type ShadowPage } from './shadow';
 import {
   ACC_EXEC,
   ACC_WRITE,
@@ -173,7 +174,7 @@ export class Mmu {
         (kind !== ACC_WRITE || (f & PT_WRITABLE) !== 0) && (!user || (f & PT_USER) !== 0) && (kind !== ACC_EXEC || !spteNx(spte));
       if (allowed) {
         if (kind === ACC_WRITE && hasValue) {
-          const gpa = (spteFrame(spte) - HOST_FRAME_OFFSET) * PAGE_SIZE + (va % PAGE_SIZE);
+          const gpa = (spteFrame(spte) - HOST_FRAME_OFFSET) * PAGE_SIZE + (va & PAGE_MASK);
           this.mem.writeLoHi(gpa, lo, hi, size);
         }
         return true;
@@ -210,7 +211,7 @@ export class Mmu {
           this.pteWrite(vcpu, w.gpa, size);
           rec?.leave();
         } else {
-          this.unshadow(w.gfn, leaf);
+          this.unshadow(w.gfn, leaf, shadowIndex(va, 1));
           this.countExit('page-fault', 'fill');
           vcpu.lastPtWriteCount = 0;
           if (hasValue) this.mem.writeLoHi(w.gpa, lo, hi, size);
@@ -250,9 +251,9 @@ export class Mmu {
   /**
    * FNAME(fetch): descends the shadow from the vCPU's root, creating each
    * missing shadow page, and (re)builds the leaf shadow entry from the walk.
-   * Returns the leaf's page and index.
+   * Returns the leaf's page (its index is `shadowIndex(va, 1)`).
    */
-  private fetch(vcpu: VCpu, va: number, w: GuestWalk): { page: ShadowPage; index: number } {
+  private fetch(vcpu: VCpu, va: number, w: GuestWalk): ShadowPage {
     const rec = this.shadow.rec;
     rec?.enter(this.fname('fetch'), `descend the shadow for ${hex(va)}`);
     let page = this.shadowTop(vcpu, va)!;
@@ -263,7 +264,7 @@ export class Mmu {
         page = child;
         continue;
       }
-      page = this.shadow.getPage(...this.childKey(va, level - 1, w), page, index);
+      page = this.shadow.getPageByWord(this.childGfn(va, level - 1, w), this.childRole(va, level - 1, w), page, index);
     }
     const index = shadowIndex(va, 1);
     const spte = this.leafSpte(w);
@@ -274,22 +275,27 @@ export class Mmu {
       ];
     }
     rec?.leave();
-    return { page, index };
+    return page;
   }
 
-  /** The frame and role of the shadow page at `level` for this walk. */
-  private childKey(va: number, level: number, w: GuestWalk): [number, Role] {
+  /** The guest frame that keys the shadow page at `level` for this walk: the guest table, or below a guest large entry the large page's frames (metaphysical). */
+  private childGfn(va: number, level: number, w: GuestWalk): number {
+    if (w.level <= level) return w.tableGfn[level]!;
+    let gfn = w.leafFrame(this.mode);
+    if (w.level === 3 && level === 1) gfn += ((va >>> 21) & 511) * 512;
+    return gfn;
+  }
+
+  /** The role (as its word, see `roleWord`) of the shadow page at `level` for this walk. */
+  private childRole(va: number, level: number, w: GuestWalk): number {
     const glevels = this.mode.levels;
-    const quadrant = glevels === 2 ? Math.floor(va / 2 ** (12 + 9 * level)) % (1 << level) : 0;
+    const quadrant = glevels === 2 ? (va >>> (12 + 9 * level)) & ((1 << level) - 1) : 0;
     if (w.level > level) {
-      // Below a guest large entry: metaphysical pages keyed by the large page's frames.
       const lo = w.pteLo[w.level]!;
       const hugepageAccess = (lo & PT_WRITABLE ? 1 : 0) | (lo & PT_USER ? 2 : 0);
-      let gfn = w.leafFrame(this.mode);
-      if (w.level === 3 && level === 1) gfn += Math.floor((va % 2 ** 30) / 2 ** 21) * 512;
-      return [gfn, { level, glevels, quadrant, metaphysical: true, hugepageAccess }];
+      return roleWordOf(level, glevels, quadrant, true, hugepageAccess);
     }
-    return [w.tableGfn[level]!, { level, glevels, quadrant, metaphysical: false, hugepageAccess: 0 }];
+    return roleWordOf(level, glevels, quadrant, false, 0);
   }
 
   /** The leaf shadow entry for a successful walk (FNAME(set_pte) / set_pde with set_pte_common). */
@@ -302,18 +308,18 @@ export class Mmu {
   }
 
   /** A user write to a shadowed frame: user code does not write page tables, so every shadow page of it goes. */
-  private unshadow(gfn: number, leaf: { page: ShadowPage; index: number }): void {
+  private unshadow(gfn: number, leaf: ShadowPage, index: number): void {
     const rec = this.shadow.rec;
     rec?.enter(this.fname('page_fault'), `user write to gfn ${hex(gfn)}, a shadowed frame: unshadow it`);
     this.shadow.stats.unshadowed++;
     for (const p of [...(this.shadow.hash.get(gfn) ?? [])]) {
       if (!p.role.metaphysical) this.shadow.zapPage(p, 'user write: not a page table any more');
     }
-    const spte = leaf.page.entry(leaf.index);
-    if (leaf.page.alive && spte !== 0 && !this.shadow.isShadowed(gfn)) {
+    const spte = leaf.entry(index);
+    if (leaf.alive && spte !== 0 && !this.shadow.isShadowed(gfn)) {
       // Entries are exact numbers above 2^32 (bits.ts): add W, never `|` (ToInt32 would drop the frame's high bits and NX).
-      this.shadow.setSpte(leaf.page, leaf.index, spteFlags(spte) & PT_WRITABLE ? spte : spte + PT_WRITABLE);
-      rec?.step('set_pte', `leaf spte in ${leaf.page.describe()} [${leaf.index}] made writable`);
+      this.shadow.setSpte(leaf, index, spteFlags(spte) & PT_WRITABLE ? spte : spte + PT_WRITABLE);
+      rec?.step('set_pte', `leaf spte in ${leaf.describe()} [${index}] made writable`);
     }
     rec?.leave();
   }
@@ -347,7 +353,7 @@ export class Mmu {
   pteWrite(vcpu: VCpu, gpa: number, bytes: number): void {
     const rec = this.shadow.rec;
     const gfn = Math.floor(gpa / PAGE_SIZE);
-    const offset = gpa % PAGE_SIZE;
+    const offset = gpa & PAGE_MASK;
     if (gfn === vcpu.lastPtWriteGfn) vcpu.lastPtWriteCount++;
     else {
       vcpu.lastPtWriteGfn = gfn;
@@ -357,7 +363,7 @@ export class Mmu {
     if (flooded) this.shadow.stats.floods++;
     rec?.enter('kvm_mmu_pte_write', `gpa ${hex(gpa)}, ${bytes} byte${bytes === 1 ? '' : 's'}; write ${vcpu.lastPtWriteCount} in a row to gfn ${hex(gfn)}${flooded ? ': flooded' : ''}`);
     // The new entry as the guest wrote it (read back: the store has landed).
-    const entryGpa = gpa - (gpa % this.mode.entrySize);
+    const entryGpa = gpa - (gpa & (this.mode.entrySize - 1));
     const newLo = this.mem.read32(entryGpa);
     const newHi = this.mode.entrySize === 8 ? this.mem.read32(entryGpa + 4) : 0;
     const pages = this.shadow.hash.get(gfn);

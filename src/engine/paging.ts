@@ -29,6 +29,8 @@ function makeMode(name: Mode): PagingMode {
   const shifts = [0, 12, 12 + bits, 12 + 2 * bits, 12 + 3 * bits];
   const divisors = shifts.map((s) => 2 ** s);
   const counts = [0, 2 ** bits, 2 ** bits, name === 'pae' ? 4 : 2 ** bits, 2 ** bits];
+  // Counts are powers of two: `& (count - 1)` is `% count` (see PAGE_MASK in bits.ts).
+  const masks = counts.map((c) => Math.max(c - 1, 0));
   return {
     name,
     levels,
@@ -36,7 +38,7 @@ function makeMode(name: Mode): PagingMode {
     hasNx: name !== '32',
     shadowLevels: name === '64' ? 4 : 3,
     index(va: number, level: number): number {
-      return Math.floor(va / divisors[level]!) % counts[level]!;
+      return Math.floor(va / divisors[level]!) & masks[level]!;
     },
     isLargeLevel(level: number): boolean {
       return level === 2 || (level === 3 && name === '64');
@@ -60,9 +62,9 @@ export function shadowIndex(va: number, level: number): number {
     case 2:
       return (va >>> 21) & 511;
     case 3:
-      return Math.floor(va / 1073741824) % 512;
+      return Math.floor(va / 1073741824) & 511;
     default:
-      return Math.floor(va / 549755813888) % 512;
+      return Math.floor(va / 549755813888) & 511;
   }
 }
 

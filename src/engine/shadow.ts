@@ -32,7 +32,25 @@ export interface Role {
 }
 
 export function roleWord(r: Role): number {
-  return r.level | (r.glevels << 3) | (r.quadrant << 6) | ((r.metaphysical ? 1 : 0) << 8) | (r.hugepageAccess << 9);
+  return roleWordOf(r.level, r.glevels, r.quadrant, r.metaphysical, r.hugepageAccess);
+}
+
+/** A role as one number (the union's word): two roles are the same role when their words are equal. */
+export function roleWordOf(level: number, glevels: number, quadrant: number, metaphysical: boolean, hugepageAccess: number): number {
+  return level | (glevels << 3) | (quadrant << 6) | ((metaphysical ? 1 : 0) << 8) | (hugepageAccess << 9);
+}
+
+/** Roles by word, one frozen object each: pages of the same role share it. */
+const rolesByWord = new Map<number, Role>();
+
+/** The role whose word is `word` (the inverse of `roleWord`). */
+export function roleOfWord(word: number): Role {
+  let r = rolesByWord.get(word);
+  if (r === undefined) {
+    r = Object.freeze({ level: word & 7, glevels: (word >>> 3) & 7, quadrant: (word >>> 6) & 3, metaphysical: ((word >>> 8) & 1) === 1, hugepageAccess: (word >>> 9) & 3 });
+    rolesByWord.set(word, r);
+  }
+  return r;
 }
 
 export function describeRole(r: Role): string {
@@ -314,8 +332,13 @@ export class ShadowMmu {
   alive = 0;
   nextUid = 1;
   stats: ShadowStats = emptyShadowStats();
-  /** Shadow entries written since the last `beginEvent`. */
-  changes: SpteChange[] = [];
+  /**
+   * Shadow entries written since the last `beginEvent`. The array and its
+   * records are reused by the next event: read them, don't keep them.
+   */
+  readonly changes: SpteChange[] = [];
+  /** Every record `changes` ever held, for reuse (an event writes few entries, a replay millions). */
+  private readonly changePool: SpteChange[] = [];
   /** Pages allocated and zapped since the last `beginEvent`. */
   created: ShadowPage[] = [];
   zapped: ShadowPage[] = [];
@@ -327,7 +350,7 @@ export class ShadowMmu {
 
   beginEvent(index: number): void {
     this.eventIndex = index;
-    if (this.changes.length) this.changes = [];
+    if (this.changes.length) this.changes.length = 0;
     if (this.created.length) this.created = [];
     if (this.zapped.length) this.zapped = [];
   }
@@ -367,7 +390,18 @@ export class ShadowMmu {
       if (value !== 0) this.rmapAdd(page, index, spteFrame(value) - HOST_FRAME_OFFSET);
     }
     page.storeEntry(index, value);
-    this.changes.push({ page, index, old, now: value });
+    const n = this.changes.length;
+    let c = this.changePool[n];
+    if (c === undefined) {
+      c = { page, index, old, now: value };
+      this.changePool.push(c);
+    } else {
+      c.page = page;
+      c.index = index;
+      c.old = old;
+      c.now = value;
+    }
+    this.changes.push(c);
   }
 
   /** Clears a present entry and counts it (every present entry cleared anywhere counts). */
@@ -429,7 +463,11 @@ export class ShadowMmu {
    * it under `parent` when one is given.
    */
   getPage(gfn: number, role: Role, parent: ShadowPage | null, parentIndex: number): ShadowPage {
-    const word = roleWord(role);
+    return this.getPageByWord(gfn, roleWord(role), parent, parentIndex);
+  }
+
+  /** kvm_mmu_get_page with the role given as its word (`roleWord`): what fetch asks, without building a role to look one up. */
+  getPageByWord(gfn: number, word: number, parent: ShadowPage | null, parentIndex: number): ShadowPage {
     const list = this.hash.get(gfn);
     if (list) {
       for (const p of list) {
@@ -440,6 +478,7 @@ export class ShadowMmu {
         }
       }
     }
+    const role = roleOfWord(word);
     const p = new ShadowPage(this.nextUid++, gfn, role, this.eventIndex);
     this.rec?.enter('kvm_mmu_get_page', `allocated ${p.describe()}`);
     if (list) list.push(p);
@@ -572,7 +611,7 @@ export class ShadowMmu {
     this.alive = 0;
     this.nextUid = s.nextUid;
     this.stats = { ...s.stats };
-    this.changes = [];
+    this.changes.length = 0;
     this.created = [];
     this.zapped = [];
     const byUid = this.byUid;

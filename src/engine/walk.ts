@@ -3,6 +3,7 @@
 // bits that the hypervisor sets in guest memory, and the #PF error code.
 
 import {
+  PAGE_MASK,
   PAGE_SIZE,
   PFERR_FETCH,
   PFERR_PRESENT,
@@ -84,7 +85,7 @@ export class GuestWalk {
     const f = entryFrame(mode, this.pteLo[this.level]!, this.pteHi[this.level]!);
     if (this.level === 1) return f;
     const align = mode.largeFrameAlign(this.level);
-    return f - (f % align);
+    return f - (f & (align - 1));
   }
 }
 
@@ -180,9 +181,10 @@ export function walkAddr(
   }
   // Success: the translation, and D on a write's leaf.
   const base = w.leafFrame(mode);
-  const pagesBelow = level === 1 ? 0 : Math.floor((va % 2 ** mode.levelShift(level)) / PAGE_SIZE);
+  // Large pages are 2 MiB, 4 MiB or 1 GiB: the offset in one fits in 31 bits.
+  const pagesBelow = level === 1 ? 0 : (va & (2 ** mode.levelShift(level) - 1)) >>> 12;
   w.gfn = base + pagesBelow;
-  w.gpa = w.gfn * PAGE_SIZE + (va % PAGE_SIZE);
+  w.gpa = w.gfn * PAGE_SIZE + (va & PAGE_MASK);
   if (write && setBits && (w.pteLo[level]! & PT_DIRTY) === 0) {
     const lo = w.pteLo[level]! | PT_DIRTY;
     w.pteLo[level] = lo;
