@@ -366,10 +366,12 @@ export class TraceParser {
   parseLines(maxLines: number): boolean {
     const text = this.text;
     const len = text.length;
-    let budget = maxLines;
-    while (!this.finished && budget > 0) {
+    // Counted up to maxLines rather than down from it: maxLines is often
+    // Infinity, and a count down from it would box a number on every line.
+    let parsed = 0;
+    while (!this.finished && parsed < maxLines) {
       try {
-        while (budget > 0) {
+        while (parsed < maxLines) {
           const pos = this.pos;
           if (pos >= len) {
             this.finished = true;
@@ -381,7 +383,7 @@ export class TraceParser {
               this.pos = nl < len ? nl + 1 : len;
               this.ls = pos;
               this.ln = ++this.lines;
-              budget--;
+              parsed++;
               this.pushFast();
               if (this.pos >= len) this.finished = true;
               continue;
@@ -401,7 +403,7 @@ export class TraceParser {
           this.pos = next;
           this.ls = pos;
           this.ln = ++this.lines;
-          budget--;
+          parsed++;
           this.parseLine(pos, e);
           if (next >= len) this.finished = true;
         }
