@@ -151,6 +151,11 @@ export const PTE_FLAGS: readonly { name: string; bit: number }[] = [
 const FLAG_NAMES = PTE_FLAGS.map((f) => f.name);
 const FLAG_LOWER = FLAG_NAMES.map((f) => f.toLowerCase());
 const F_NX = 9;
+/** The flags of one letter, by char code (either case); -1 for other characters. */
+const FLAG_1 = new Int8Array(128).fill(-1);
+FLAG_LOWER.forEach((f, i) => {
+  if (f.length === 1) FLAG_1[f.charCodeAt(0)] = FLAG_1[f.charCodeAt(0) - 32] = i;
+});
 
 const TAIL_WORDS = ['size', 'offset', 'user', 'kernel'];
 const W_SIZE = 0;
@@ -197,10 +202,9 @@ function lower(text: string, i: number): number {
   return text.charCodeAt(i) | 0x20;
 }
 
-/** The first offset from i on (up to e) that is not whitespace. */
-function skipWs(text: string, i: number, e: number): number {
-  while (i < e && isWs(text.charCodeAt(i))) i++;
-  return i;
+/** The char code at i, or that of `\n` at the end of the text (len). */
+function charAt(text: string, i: number, len: number): number {
+  return i < len ? text.charCodeAt(i) : 10;
 }
 
 /** Page size mapped by one entry of `level`. */
@@ -962,10 +966,14 @@ export class TraceParser {
       default:
         return -1;
     }
-    // The keyword ends in whitespace; then the address. The scans below stop
-    // at `\n` (not whitespace, not part of any word or number) or at `len`.
-    if (!isWs(text.charCodeAt(i))) return -1;
-    i = this.fastNum(skipWs(text, i + 1, len), len);
+    // From here on c is the character at i, where `\n` also stands for the
+    // end of the text (charAt): no scan goes past a `\n`, and i stops at len.
+    let c = text.charCodeAt(i);
+    if (!isWs(c)) return -1; // the keyword ends in whitespace
+    do c = charAt(text, ++i, len);
+    while (isWs(c));
+    // The address.
+    i = this.fastNum(text, i, c, len);
     if (i < 0) return -1;
     const vaLo = this.fLo;
     const vaHi = this.fHi;
@@ -978,53 +986,53 @@ export class TraceParser {
       if (vaHi !== 0) return -1;
       va = vaLo;
     }
-    i = skipWs(text, i, len);
+    c = charAt(text, i, len);
+    while (isWs(c)) c = charAt(text, ++i, len);
+    // `= VALUE`
     let hasValue = false;
     let lo = 0;
     let hi = 0;
-    if (op === Op.Write || op === Op.Pte) {
-      if (text.charCodeAt(i) === 61) {
-        // `= VALUE`
-        i = this.fastNum(skipWs(text, i + 1, len), len);
-        if (i < 0) return -1;
-        lo = this.fLo;
-        hi = this.fHi;
-        hasValue = true;
-        i = skipWs(text, i, len);
-      } else if (op === Op.Pte) return -1;
-    }
+    if (c === 61 && (op === Op.Write || op === Op.Pte)) {
+      do c = charAt(text, ++i, len);
+      while (isWs(c));
+      i = this.fastNum(text, i, c, len);
+      if (i < 0) return -1;
+      lo = this.fLo;
+      hi = this.fHi;
+      hasValue = true;
+      c = charAt(text, i, len);
+      while (isWs(c)) c = charAt(text, ++i, len);
+    } else if (op === Op.Pte) return -1;
     if (op === Op.Pte) {
       // Flag names, each at most once.
       const numLo = lo;
       let seen = 0;
-      for (;;) {
-        const c = text.charCodeAt(i);
-        if (!((c >= 65 && c <= 90) || (c >= 97 && c <= 122))) break;
-        let j = i + 1;
-        while (j < len && isWordCont(text.charCodeAt(j))) j++;
-        const f = matchWord(text, i, j, FLAG_LOWER, FLAG_BY_LEN);
+      while ((c >= 65 && c <= 90) || (c >= 97 && c <= 122)) {
+        const w = i;
+        let f: number;
+        c = charAt(text, ++i, len);
+        if (isWordCont(c)) {
+          do c = charAt(text, ++i, len);
+          while (isWordCont(c));
+          f = matchWord(text, w, i, FLAG_LOWER, FLAG_BY_LEN);
+        } else f = FLAG_1[text.charCodeAt(w)]!;
         if (f < 0 || (seen & (1 << f)) !== 0) return -1;
         seen |= 1 << f;
         if (f === F_NX) {
           if (this.mode === '32') return -1;
           hi = (hi | 0x80000000) >>> 0;
         } else lo = (lo | (1 << PTE_FLAGS[f]!.bit)) >>> 0;
-        i = skipWs(text, j, len);
+        while (isWs(c)) c = charAt(text, ++i, len);
       }
       if (seen !== 0 && (numLo & 0xfff) !== 0) return -1;
       if (this.mode === '32' && hi !== 0) return -1;
     }
     // Only a comment may follow, up to the line's end.
-    let nl: number;
-    if (i >= len) nl = len;
-    else {
-      const c = text.charCodeAt(i);
-      if (c === 10) nl = i;
-      else if (c === 35) {
-        nl = text.indexOf('\n', i);
-        if (nl < 0) nl = len;
-      } else return -1;
-    }
+    let nl = i;
+    if (c === 35) {
+      nl = text.indexOf('\n', i);
+      if (nl < 0) nl = len;
+    } else if (c !== 10) return -1;
     const e = nl > s && nl < len && text.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;
     if (e - s > MAX_LINE_LENGTH) return -1;
     if (op === Op.Write) {
@@ -1053,23 +1061,22 @@ export class TraceParser {
   }
 
   /**
-   * A plain number at text[i..e) (see fastLine) into fLo/fHi: the offset after
-   * it, or -1 when there is none or it is not plain.
+   * A plain number (see fastLine) at i, whose first character is c, into
+   * fLo/fHi: the offset after it, or -1 when there is none or it is not plain.
    */
-  private fastNum(i: number, e: number): number {
-    const text = this.text;
-    if (i >= e) return -1;
-    const c = text.charCodeAt(i);
+  private fastNum(text: string, i: number, c: number, len: number): number {
     let lo = 0;
     let hi = 0;
-    if (c === 48 && i + 1 < e && (text.charCodeAt(i + 1) | 0x20) === 120) {
+    if (c === 48 && (charAt(text, i + 1, len) | 0x20) === 120) {
       i += 2;
       const d0 = i;
-      while (i < e) {
-        const d = text.charCodeAt(i);
-        if (d >= 128) break;
-        const h = HEXV[d]!;
-        if (h < 0) break;
+      for (;;) {
+        const d = charAt(text, i, len);
+        const h = d < 128 ? HEXV[d]! : -1;
+        if (h < 0) {
+          if (isNumCont(d)) return -1; // `_`, a suffix or a stray letter
+          break;
+        }
         hi = ((hi << 4) | (lo >>> 28)) >>> 0;
         lo = ((lo << 4) | h) >>> 0;
         i++;
@@ -1078,9 +1085,12 @@ export class TraceParser {
     } else if (c >= 48 && c <= 57) {
       const d0 = i;
       let v = 0;
-      while (i < e) {
-        const d = text.charCodeAt(i);
-        if (d < 48 || d > 57) break;
+      for (;;) {
+        const d = charAt(text, i, len);
+        if (d < 48 || d > 57) {
+          if (isNumCont(d)) return -1;
+          break;
+        }
         v = v * 10 + (d - 48);
         i++;
       }
@@ -1088,8 +1098,6 @@ export class TraceParser {
       hi = Math.floor(v / TWO32);
       lo = v - hi * TWO32;
     } else return -1;
-    // The token must end here: no `_`, suffix or stray letter.
-    if (i < e && isNumCont(text.charCodeAt(i))) return -1;
     this.fLo = lo;
     this.fHi = hi;
     return i;
