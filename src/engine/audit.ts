@@ -114,26 +114,29 @@ export class Auditor {
     this.fresh = [];
     const sh = this.shadow;
     // Most events complete in the shadow and change nothing.
-    if (sh.changes.length === 0 && sh.created.length === 0 && reloaded.length === 0) return this.fresh;
-    for (const c of sh.changes) {
-      const { page, index } = c;
+    const n = sh.changeCount;
+    if (n === 0 && sh.created.length === 0 && reloaded.length === 0) return this.fresh;
+    for (let k = 0; k < n; k++) {
+      const page = sh.changePage(k);
+      const index = sh.changeIndex(k);
       if (!page.alive) continue;
       const now = page.entry(index);
       if (page.level === 1) {
         if (now !== 0) this.check1(page, index);
-        this.check2Entry(page, index, c.old);
+        this.check2Entry(page, index, sh.changeOld(k));
       }
     }
     for (const p of sh.created) {
-      if (!p.role.metaphysical && p.alive) for (const e of sh.rmap.get(p.gfn) ?? []) this.check1(e.page, e.index);
+      if (!p.role.metaphysical && p.alive) for (const e of sh.rmapEntries(p.gfn)) this.check1(e.page, e.index);
     }
     for (const v of reloaded) this.check3Tree(v);
-    if (sh.changes.length === 0) return this.fresh;
+    if (n === 0) return this.fresh;
     // Paths through entries written this event, from vCPUs whose tree was not checked whole.
     const vcpus = this.distinctVcpus();
     const done = new Set<number>();
-    for (const c of sh.changes) {
-      const { page, index } = c;
+    for (let k = 0; k < n; k++) {
+      const page = sh.changePage(k);
+      const index = sh.changeIndex(k);
       if (!page.alive || page.entry(index) === 0) continue;
       const key = page.uid * 512 + index;
       if (done.has(key)) continue;
@@ -167,7 +170,7 @@ export class Auditor {
       for (let i = p.nextEntry(0); i >= 0; i = p.nextEntry(i + 1)) expected.set(`${p.uid}:${i}`, p);
     }
     const found = new Set<string>();
-    for (const [gfn, list] of this.shadow.rmap) {
+    for (const [gfn, list] of this.shadow.rmapAll()) {
       for (const e of list) {
         const key = `${e.page.uid}:${e.index}`;
         const spte = e.page.entry(e.index);
@@ -193,7 +196,7 @@ export class Auditor {
 
   private check2Entry(page: ShadowPage, index: number, old: number): void {
     const now = page.entry(index);
-    const inRmap = (gfn: number): number => (this.shadow.rmap.get(gfn) ?? []).filter((e) => e.page === page && e.index === index).length;
+    const inRmap = (gfn: number): number => this.shadow.rmapEntries(gfn).filter((e) => e.page === page && e.index === index).length;
     if (now !== 0 && inRmap(spteFrame(now) - HOST_FRAME_OFFSET) !== 1) {
       this.report({ check: 2, page: page.uid, pageText: page.describe(), index, spte: spteToBigInt(now), message: 'present leaf shadow pte not in the reverse map exactly once' }, page);
     }

@@ -100,7 +100,9 @@ export class Mmu {
   exit: ExitInfo | null = null;
   fault = -1;
   floodZapped = false;
+  /** The current event's store (rewritten by the next one: read it, don't keep it). */
   store: StoreInfo | null = null;
+  private readonly storeInfo: StoreInfo = { gpa: 0, size: 0, trapped: false };
   private readonly walk = new GuestWalk();
 
   constructor(
@@ -335,7 +337,11 @@ export class Mmu {
   guestStore(vcpu: VCpu, gpa: number, lo: number, hi: number, size: number): void {
     const gfn = Math.floor(gpa / PAGE_SIZE);
     const trapped = this.shadow.isShadowed(gfn);
-    this.store = { gpa, size, trapped };
+    const s = this.storeInfo;
+    s.gpa = gpa;
+    s.size = size;
+    s.trapped = trapped;
+    this.store = s;
     if (!trapped) {
       this.mem.writeLoHi(gpa, lo, hi, size);
       return;

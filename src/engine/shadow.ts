@@ -323,8 +323,12 @@ export class ShadowMmu {
   readonly hash = new Map<number, ShadowPage[]>();
   /** Guest frame → number of non-metaphysical pages keyed by it (shadowed ⇔ > 0). */
   private readonly shadowedCount = new Map<number, number>();
-  /** Guest frame → present leaf shadow entries that map it. */
-  readonly rmap = new Map<number, RmapEntry[]>();
+  /**
+   * The reverse map: guest frame → the present leaf shadow entries that map
+   * it, each as its page's uid × 512 + its index (numbers: a replay adds and
+   * removes millions; `rmapEntries` gives them as pages and indexes).
+   */
+  private readonly rmapKeys = new Map<number, number[]>();
   /** Live pages by uid. */
   private readonly byUid = new Map<number, ShadowPage>();
   oldest: ShadowPage | null = null;
@@ -333,12 +337,16 @@ export class ShadowMmu {
   nextUid = 1;
   stats: ShadowStats = emptyShadowStats();
   /**
-   * Shadow entries written since the last `beginEvent`. The array and its
-   * records are reused by the next event: read them, don't keep them.
+   * The shadow entries written since the last `beginEvent`, as columns
+   * reused by every event (a replay writes millions): entry k of
+   * `changeCount` was entry `changeIndex(k)` of `changePage(k)`, written from
+   * `changeOld(k)` to `changeNow(k)`. `changes` gives them as records.
    */
-  readonly changes: SpteChange[] = [];
-  /** Every record `changes` ever held, for reuse (an event writes few entries, a replay millions). */
-  private readonly changePool: SpteChange[] = [];
+  changeCount = 0;
+  private chPage: ShadowPage[] = [];
+  private chIndex = new Uint16Array(16);
+  private chOld = new Float64Array(16);
+  private chNow = new Float64Array(16);
   /** Pages allocated and zapped since the last `beginEvent`. */
   created: ShadowPage[] = [];
   zapped: ShadowPage[] = [];
@@ -350,7 +358,7 @@ export class ShadowMmu {
 
   beginEvent(index: number): void {
     this.eventIndex = index;
-    if (this.changes.length) this.changes.length = 0;
+    this.changeCount = 0;
     if (this.created.length) this.created = [];
     if (this.zapped.length) this.zapped = [];
   }
@@ -390,18 +398,41 @@ export class ShadowMmu {
       if (value !== 0) this.rmapAdd(page, index, spteFrame(value) - HOST_FRAME_OFFSET);
     }
     page.storeEntry(index, value);
-    const n = this.changes.length;
-    let c = this.changePool[n];
-    if (c === undefined) {
-      c = { page, index, old, now: value };
-      this.changePool.push(c);
-    } else {
-      c.page = page;
-      c.index = index;
-      c.old = old;
-      c.now = value;
+    this.logChange(page, index, old, value);
+  }
+
+  private logChange(page: ShadowPage, index: number, old: number, now: number): void {
+    const k = this.changeCount++;
+    if (k === this.chOld.length) {
+      const n = 2 * k;
+      this.chIndex = grown(this.chIndex, new Uint16Array(n));
+      this.chOld = grown(this.chOld, new Float64Array(n));
+      this.chNow = grown(this.chNow, new Float64Array(n));
     }
-    this.changes.push(c);
+    this.chPage[k] = page;
+    this.chIndex[k] = index;
+    this.chOld[k] = old;
+    this.chNow[k] = now;
+  }
+
+  changePage(k: number): ShadowPage {
+    return this.chPage[k]!;
+  }
+  changeIndex(k: number): number {
+    return this.chIndex[k]!;
+  }
+  changeOld(k: number): number {
+    return this.chOld[k]!;
+  }
+  changeNow(k: number): number {
+    return this.chNow[k]!;
+  }
+
+  /** The shadow entries written since the last `beginEvent`, in order, as records (built on each call). */
+  get changes(): SpteChange[] {
+    const out: SpteChange[] = [];
+    for (let k = 0; k < this.changeCount; k++) out.push({ page: this.chPage[k]!, index: this.chIndex[k]!, old: this.chOld[k]!, now: this.chNow[k]! });
+    return out;
   }
 
   /** Clears a present entry and counts it (every present entry cleared anywhere counts). */
@@ -412,31 +443,50 @@ export class ShadowMmu {
   }
 
   private rmapAdd(page: ShadowPage, index: number, gfn: number): void {
-    const list = this.rmap.get(gfn);
-    if (list) list.push({ page, index });
-    else this.rmap.set(gfn, [{ page, index }]);
+    const key = page.uid * PT64_ENT_PER_PAGE + index;
+    const list = this.rmapKeys.get(gfn);
+    if (list) list.push(key);
+    else this.rmapKeys.set(gfn, [key]);
   }
 
   private rmapRemove(page: ShadowPage, index: number, gfn: number): void {
-    const list = this.rmap.get(gfn);
+    const list = this.rmapKeys.get(gfn);
     if (!list) return;
+    const key = page.uid * PT64_ENT_PER_PAGE + index;
     for (let i = 0; i < list.length; i++) {
-      const e = list[i]!;
-      if (e.page === page && e.index === index) {
+      if (list[i] === key) {
+        // An emptied list stays: a frame is mapped, unmapped and mapped again all the time,
+        // and deleting and adding its key churns the Map (it shrinks and grows its table).
         list[i] = list[list.length - 1]!;
         list.pop();
-        if (list.length === 0) this.rmap.delete(gfn);
         return;
       }
     }
   }
 
+  /** The present leaf shadow entries that map `gfn`, in reverse-map order. */
+  rmapEntries(gfn: number): RmapEntry[] {
+    const list = this.rmapKeys.get(gfn);
+    return list ? list.map((key) => this.rmapEntry(key)) : [];
+  }
+
+  /** Every frame that some present leaf shadow entry maps, with those entries. */
+  *rmapAll(): IterableIterator<[number, RmapEntry[]]> {
+    for (const [gfn, list] of this.rmapKeys) if (list.length !== 0) yield [gfn, list.map((key) => this.rmapEntry(key))];
+  }
+
+  /** A reverse-map key's page and index (its page is alive: zapping a page clears its entries first). */
+  private rmapEntry(key: number): RmapEntry {
+    const index = key % PT64_ENT_PER_PAGE;
+    return { page: this.byUid.get((key - index) / PT64_ENT_PER_PAGE)!, index };
+  }
+
   /** rmap_write_protect: every leaf shadow entry that maps `gfn` loses W. */
   rmapWriteProtect(gfn: number): void {
-    const list = this.rmap.get(gfn);
+    const list = this.rmapKeys.get(gfn);
     let n = 0;
     if (list) {
-      for (const e of [...list]) {
+      for (const e of list.map((key) => this.rmapEntry(key))) {
         const v = e.page.entry(e.index);
         if (spteFlags(v) & PT_WRITABLE) {
           this.setSpte(e.page, e.index, v - PT_WRITABLE);
@@ -605,13 +655,13 @@ export class ShadowMmu {
   restore(s: ShadowSnapshot): void {
     this.hash.clear();
     this.shadowedCount.clear();
-    this.rmap.clear();
+    this.rmapKeys.clear();
     this.byUid.clear();
     this.oldest = this.youngest = null;
     this.alive = 0;
     this.nextUid = s.nextUid;
     this.stats = { ...s.stats };
-    this.changes.length = 0;
+    this.changeCount = 0;
     this.created = [];
     this.zapped = [];
     const byUid = this.byUid;
@@ -694,4 +744,10 @@ export interface ShadowSnapshot {
   readonly pages: readonly PageImage[];
   readonly nextUid: number;
   readonly stats: ShadowStats;
+}
+
+/** `to` (larger) holding `from`'s elements first. */
+function grown<T extends Uint16Array | Float64Array>(from: T, to: T): T {
+  to.set(from);
+  return to;
 }
