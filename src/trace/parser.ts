@@ -1124,7 +1124,7 @@ export class TraceParser {
   }
 
   private access(op: OpCode, kw: number): void {
-    if (!this.needVa(1, `\`${KEYWORDS[kw]}\``)) return;
+    if (!this.needVa(1, kw === K_READ ? '`read`' : '`exec`')) return;
     if (!this.tail(2, A_CPL | A_LABEL, kw)) return;
     const label = this.labelName();
     if (label === false) return;
