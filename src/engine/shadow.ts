@@ -326,9 +326,12 @@ export class ShadowMmu {
   /**
    * The reverse map: guest frame → the present leaf shadow entries that map
    * it, each as its page's uid × 512 + its index (numbers: a replay adds and
-   * removes millions; `rmapEntries` gives them as pages and indexes).
+   * removes millions; `rmapEntries` gives them as pages and indexes). A frame
+   * is mostly mapped once: one entry is held as the number itself, several
+   * as an array, none as -1 (a frame is mapped, unmapped and mapped again all
+   * the time, and deleting and adding its key would churn the Map).
    */
-  private readonly rmapKeys = new Map<number, number[]>();
+  private readonly rmapKeys = new Map<number, number | number[]>();
   /** Live pages by uid. */
   private readonly byUid = new Map<number, ShadowPage>();
   oldest: ShadowPage | null = null;
@@ -444,35 +447,46 @@ export class ShadowMmu {
 
   private rmapAdd(page: ShadowPage, index: number, gfn: number): void {
     const key = page.uid * PT64_ENT_PER_PAGE + index;
-    const list = this.rmapKeys.get(gfn);
-    if (list) list.push(key);
-    else this.rmapKeys.set(gfn, [key]);
+    const held = this.rmapKeys.get(gfn);
+    if (held === undefined || held === -1) this.rmapKeys.set(gfn, key);
+    else if (typeof held === 'number') this.rmapKeys.set(gfn, [held, key]);
+    else held.push(key);
   }
 
   private rmapRemove(page: ShadowPage, index: number, gfn: number): void {
-    const list = this.rmapKeys.get(gfn);
-    if (!list) return;
+    const held = this.rmapKeys.get(gfn);
+    if (held === undefined) return;
     const key = page.uid * PT64_ENT_PER_PAGE + index;
-    for (let i = 0; i < list.length; i++) {
-      if (list[i] === key) {
-        // An emptied list stays: a frame is mapped, unmapped and mapped again all the time,
-        // and deleting and adding its key churns the Map (it shrinks and grows its table).
-        list[i] = list[list.length - 1]!;
-        list.pop();
+    if (typeof held === 'number') {
+      if (held === key) this.rmapKeys.set(gfn, -1);
+      return;
+    }
+    for (let i = 0; i < held.length; i++) {
+      if (held[i] === key) {
+        held[i] = held[held.length - 1]!;
+        held.pop();
         return;
       }
     }
   }
 
+  /** The reverse map's keys for `gfn`, in order. */
+  private rmapKeysOf(gfn: number): number[] {
+    const held = this.rmapKeys.get(gfn);
+    return held === undefined || held === -1 ? [] : typeof held === 'number' ? [held] : held.slice();
+  }
+
   /** The present leaf shadow entries that map `gfn`, in reverse-map order. */
   rmapEntries(gfn: number): RmapEntry[] {
-    const list = this.rmapKeys.get(gfn);
-    return list ? list.map((key) => this.rmapEntry(key)) : [];
+    return this.rmapKeysOf(gfn).map((key) => this.rmapEntry(key));
   }
 
   /** Every frame that some present leaf shadow entry maps, with those entries. */
   *rmapAll(): IterableIterator<[number, RmapEntry[]]> {
-    for (const [gfn, list] of this.rmapKeys) if (list.length !== 0) yield [gfn, list.map((key) => this.rmapEntry(key))];
+    for (const gfn of this.rmapKeys.keys()) {
+      const list = this.rmapEntries(gfn);
+      if (list.length !== 0) yield [gfn, list];
+    }
   }
 
   /** A reverse-map key's page and index (its page is alive: zapping a page clears its entries first). */
@@ -483,15 +497,12 @@ export class ShadowMmu {
 
   /** rmap_write_protect: every leaf shadow entry that maps `gfn` loses W. */
   rmapWriteProtect(gfn: number): void {
-    const list = this.rmapKeys.get(gfn);
     let n = 0;
-    if (list) {
-      for (const e of list.map((key) => this.rmapEntry(key))) {
-        const v = e.page.entry(e.index);
-        if (spteFlags(v) & PT_WRITABLE) {
-          this.setSpte(e.page, e.index, v - PT_WRITABLE);
-          n++;
-        }
+    for (const e of this.rmapEntries(gfn)) {
+      const v = e.page.entry(e.index);
+      if (spteFlags(v) & PT_WRITABLE) {
+        this.setSpte(e.page, e.index, v - PT_WRITABLE);
+        n++;
       }
     }
     this.rec?.step('rmap_write_protect', `gfn ${hex(gfn)}: ${n} writable shadow pte${n === 1 ? '' : 's'} made read-only`);
