@@ -128,6 +128,32 @@ export class GuestMemory {
     return p === undefined ? 0 : wordOf(p, (gpa >>> 2) & WORD_MASK);
   }
 
+  /** The high half of the last `read64`. */
+  hi = 0;
+
+  /**
+   * The aligned 8-byte entry at `gpa` (gpa % 8 == 0): returns its low 32 bits
+   * and leaves the high 32 in `hi` (one page lookup for both halves: a guest
+   * walk reads four of these an exit).
+   */
+  read64(gpa: number): number {
+    const p = this.page(Math.floor(gpa / PAGE_SIZE));
+    if (p === undefined) {
+      this.hi = 0;
+      return 0;
+    }
+    const w = (gpa >>> 2) & WORD_MASK;
+    const bit = 1 << (w >>> CHUNK_SHIFT);
+    if ((p.mask & bit) === 0) {
+      this.hi = 0;
+      return 0;
+    }
+    // Both words are in one chunk (an 8-byte entry never straddles 128 bytes).
+    const at = (popcount32(p.mask & (bit - 1)) << CHUNK_SHIFT) | (w & (CHUNK_WORDS - 1));
+    this.hi = p.data[at + 1]!;
+    return p.data[at]!;
+  }
+
   write32(gpa: number, v: number): void {
     if (this.storeHook !== null) this.storeHook(gpa, 4, v, 0);
     setWord(this.writable(Math.floor(gpa / PAGE_SIZE)), (gpa >>> 2) & WORD_MASK, v >>> 0);

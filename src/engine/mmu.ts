@@ -370,8 +370,8 @@ export class Mmu {
     rec?.enter('kvm_mmu_pte_write', `gpa ${hex(gpa)}, ${bytes} byte${bytes === 1 ? '' : 's'}; write ${vcpu.lastPtWriteCount} in a row to gfn ${hex(gfn)}${flooded ? ': flooded' : ''}`);
     // The new entry as the guest wrote it (read back: the store has landed).
     const entryGpa = gpa - (gpa & (this.mode.entrySize - 1));
-    const newLo = this.mem.read32(entryGpa);
-    const newHi = this.mode.entrySize === 8 ? this.mem.read32(entryGpa + 4) : 0;
+    const newLo = this.mode.entrySize === 8 ? this.mem.read64(entryGpa) : this.mem.read32(entryGpa);
+    const newHi = this.mode.entrySize === 8 ? this.mem.hi : 0;
     const pages = this.shadow.hash.get(gfn);
     // Backwards: zapping a page removes it from this list (and nothing else).
     for (let k = pages ? pages.length - 1 : -1; k >= 0; k--) {

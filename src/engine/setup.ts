@@ -114,8 +114,8 @@ export function pteEntryAddress(memory: GuestMemory, mode: PagingMode, cr3: numb
   let table = Math.floor(cr3 / PAGE_SIZE) * PAGE_SIZE;
   for (let l = mode.levels; l > level; l--) {
     const gpa = table + mode.index(va, l) * mode.entrySize;
-    const lo = memory.read32(gpa);
-    const hi = mode.entrySize === 8 ? memory.read32(gpa + 4) : 0;
+    const lo = mode.entrySize === 8 ? memory.read64(gpa) : memory.read32(gpa);
+    const hi = mode.entrySize === 8 ? memory.hi : 0;
     if ((lo & PT_PRESENT) === 0) {
       return `there is no L${l - 1} table for ${hex(va)}: its L${l} entry at ${hex(gpa)} is not present`;
     }

@@ -96,8 +96,13 @@ export function entryFrame(mode: PagingMode, lo: number, hi: number): number {
 
 function readEntry(mem: GuestMemory, mode: PagingMode, gpa: number, w: GuestWalk, level: number): void {
   w.pteGpa[level] = gpa;
-  w.pteLo[level] = mem.read32(gpa);
-  w.pteHi[level] = mode.entrySize === 8 ? mem.read32(gpa + 4) : 0;
+  if (mode.entrySize === 8) {
+    w.pteLo[level] = mem.read64(gpa);
+    w.pteHi[level] = mem.hi;
+  } else {
+    w.pteLo[level] = mem.read32(gpa);
+    w.pteHi[level] = 0;
+  }
 }
 
 /**
