@@ -77,8 +77,8 @@ export class Machine {
   events = 0;
   current = 0;
   last: LastEvent = { exits: 0, fault: -1, zapped: 0, updated: 0 };
-  /** Line of the last event run (what `line` means in an `expect`). */
-  lastEventLine = 0;
+  /** Row of the last event run, or -1 (its line is `lastEventLine`). */
+  private lastEventRow = -1;
   /** The last access's outcome (null when the last row was not an access). */
   access: AccessResult | null = null;
   expect: ExpectResult | null = null;
@@ -122,6 +122,11 @@ export class Machine {
       if (list) list.push(name);
       else this.labelRows.set(row, [name]);
     }
+  }
+
+  /** Line of the last event run (what `line` means in an `expect`), 0 before the first. */
+  get lastEventLine(): number {
+    return this.lastEventRow < 0 ? 0 : this.program.events.lineOf(this.lastEventRow);
   }
 
   get done(): boolean {
@@ -221,7 +226,7 @@ export class Machine {
         break;
     }
     this.events++;
-    this.lastEventLine = t.lineOf(i);
+    this.lastEventRow = i;
     const last = this.last;
     last.exits = this.mmu.exits.total - exits0;
     last.fault = this.mmu.fault;
@@ -291,7 +296,7 @@ export class Machine {
       events: this.events,
       current: this.current,
       last: { ...this.last },
-      lastEventLine: this.lastEventLine,
+      lastEventRow: this.lastEventRow,
       expectations: { ...this.expectations },
       failures: this.failures.length,
       exitsAtLabel: new Map(this.exitsAtLabel),
@@ -319,7 +324,7 @@ export class Machine {
     this.events = s.events;
     this.current = s.current;
     this.last = { ...s.last };
-    this.lastEventLine = s.lastEventLine;
+    this.lastEventRow = s.lastEventRow;
     this.expectations = { ...s.expectations };
     this.failures.length = s.failures;
     this.exitsAtLabel = new Map(s.exitsAtLabel);
@@ -353,7 +358,7 @@ export interface MachineSnapshot {
   readonly events: number;
   readonly current: number;
   readonly last: LastEvent;
-  readonly lastEventLine: number;
+  readonly lastEventRow: number;
   readonly expectations: { passed: number; failed: number };
   readonly failures: number;
   readonly exitsAtLabel: ReadonlyMap<string, number>;

@@ -134,8 +134,16 @@ export class Mmu {
       this.exit = EXIT_CR3;
     } else {
       this.exits.pf++;
-      this.exits[outcome!]++;
-      this.exit = outcome === 'fill' ? EXIT_FILL : outcome === 'inject' ? EXIT_INJECT : EXIT_EMULATE;
+      if (outcome === 'fill') {
+        this.exits.fill++;
+        this.exit = EXIT_FILL;
+      } else if (outcome === 'inject') {
+        this.exits.inject++;
+        this.exit = EXIT_INJECT;
+      } else {
+        this.exits.emulate++;
+        this.exit = EXIT_EMULATE;
+      }
     }
   }
 
