@@ -68,6 +68,18 @@ export interface ParentLink {
 const NO_VALUES = new Float64Array(0);
 /** After the 512 slots, a bitmap of the present entries (value ≠ 0): 32 words of 16 bits. */
 const PRESENT_WORDS = PT64_ENT_PER_PAGE / 16;
+const SLOTS_LENGTH = PT64_ENT_PER_PAGE + PRESENT_WORDS;
+
+/**
+ * The slot tables of freed pages, zeroed, for the next pages: allocating a
+ * typed array of this size costs microseconds (its memory lives outside the
+ * JS heap), and a replay frees and allocates thousands of pages. Capped: a
+ * shadow that shrinks does not keep its tables.
+ */
+const freeSlots: Uint16Array[] = [];
+const FREE_SLOTS_MAX = 256;
+/** What a freed page reads through: no entry, no slot. Never written (see `slotFor`). */
+const NO_SLOTS = new Uint16Array(SLOTS_LENGTH);
 
 export class ShadowPage {
   /** Allocation serial: unique for the life of the machine, never reused. */
@@ -81,7 +93,7 @@ export class ShadowPage {
   // the shadow page it points to. A slot, once given, stays with its index.
   // After the 512 slots, the present entries as a bitmap (entries() and
   // nextEntry() find them in index order without reading all 512).
-  private readonly slots = new Uint16Array(PT64_ENT_PER_PAGE + PRESENT_WORDS);
+  private slots = freeSlots.pop() ?? new Uint16Array(SLOTS_LENGTH);
   private vals: Float64Array = NO_VALUES;
   private readonly kids: (ShadowPage | null)[] | null;
   private used = 0;
@@ -194,6 +206,7 @@ export class ShadowPage {
   }
 
   private slotFor(i: number): number {
+    if (this.slots === NO_SLOTS) throw new Error(`engine bug: an entry written into ${this.describe()} after it was freed`);
     if (this.used === this.vals.length) {
       const v = new Float64Array(Math.min(PT64_ENT_PER_PAGE, Math.max(4, this.used * 2)));
       v.set(this.vals);
@@ -202,6 +215,20 @@ export class ShadowPage {
     this.kids?.push(null);
     this.slots[i] = ++this.used;
     return this.used;
+  }
+
+  /**
+   * The page has been freed (zapped: it holds no entry): its slot table goes
+   * back for the next page, and it reads as empty from now on.
+   */
+  release(): void {
+    const s = this.slots;
+    if (s === NO_SLOTS) return;
+    this.slots = NO_SLOTS;
+    if (freeSlots.length < FREE_SLOTS_MAX) {
+      s.fill(0);
+      freeSlots.push(s);
+    }
   }
 
   /** Adds a parent link (ShadowMmu.link keeps the parent's entry: use it). */
@@ -621,6 +648,7 @@ export class ShadowMmu {
     this.unlinkAge(page);
     this.byUid.delete(page.uid);
     page.alive = false;
+    page.release();
     this.alive--;
   }
 

@@ -43,3 +43,33 @@ describe('ShadowPage entries', () => {
     expect(p.entry(4)).toBe(0);
   });
 });
+
+// A freed page gives its slot table to the next page (allocating one is slow):
+// the new page must start empty whatever the freed one held, and the freed page
+// must read as empty and refuse writes instead of writing into a shared table.
+describe('ShadowPage slot tables reused after release', () => {
+  it('a page built after a release starts empty; the released page reads empty and refuses writes', () => {
+    const rnd = prng(12);
+    for (let round = 0; round < 20; round++) {
+      const old = new ShadowPage(10 + round, 0x100, role(1), -1);
+      for (let k = 0; k < 300; k++) old.storeEntry(Math.floor(rnd() * 512), 1 + Math.floor(rnd() * 2 ** 40));
+      // As zapPage leaves a page before freeing it: every entry cleared.
+      for (const i of old.entries()) old.storeEntry(i, 0);
+      old.release();
+      const fresh = new ShadowPage(100 + round, 0x200, role(1), -1);
+      expect(fresh.entries()).toEqual([]);
+      expect(Array.from({ length: 512 }, (_, k) => fresh.entry(k)).every((v) => v === 0)).toBe(true);
+      fresh.storeEntry(7, 42);
+      expect(fresh.entry(7)).toBe(42);
+      expect(fresh.entries()).toEqual([7]);
+      expect(old.entries()).toEqual([]);
+      expect(old.entry(7)).toBe(0);
+      expect(old.presentCount()).toBe(0);
+      expect(() => old.storeEntry(3, 5)).toThrow(/after it was freed/);
+      expect(old.entry(3)).toBe(0);
+      // Storing a zero into a freed page is a no-op, as for any never-written entry.
+      old.storeEntry(4, 0);
+      expect(old.entries()).toEqual([]);
+    }
+  });
+});
