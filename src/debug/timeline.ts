@@ -12,6 +12,16 @@
 // change are shared between checkpoints: the engine's snapshot gives the same
 // image object for a page that did not change (ShadowPage.snapshotImage), and
 // builds images only for the pages that did.
+//
+// Going back costs a restore (O(shadow pages) in the engine) and the re-run
+// from the checkpoint. The re-run goes without the audit when no violation
+// can appear in it:
+// the audit's state changes only when it reports a violation, so when the
+// number of violations is the same at both ends of the re-run, running it
+// would find nothing and change nothing. Going back, the audit where the
+// machine stood knows the row of every violation before; going forward over
+// rows run before, the checkpoints and the frontier give the counts ahead.
+// The audit is more than half of a row's cost.
 
 import { imageBytes, type MachineSnapshot, type Machine, type StepRecorder } from '../engine';
 import { Op } from '../trace';
@@ -54,6 +64,11 @@ export class Timeline {
   private logging = true;
 
   private readonly checkpoints: Checkpoint[] = [];
+  /** The auditor while a re-run goes without the audit (see runTo). */
+  private pausedAuditor: Machine['auditor'] = null;
+  /** The furthest position run so far, and the audit's violation count there. */
+  private frontier = 0;
+  private frontierViolations = 0;
   private nextCheckpoint = 0;
   private gap = MIN_CHECKPOINT_GAP;
   private fixedGap = false;
@@ -230,6 +245,10 @@ export class Timeline {
       m.step();
     }
     this.rowsRun++;
+    if (m.pos > this.frontier) {
+      this.frontier = m.pos;
+      this.frontierViolations = (this.pausedAuditor ?? m.auditor)?.count ?? 0;
+    }
     if (first) this.effects.end(row, m);
     if (isEvent) {
       this.lastEventRow = row;
@@ -265,7 +284,7 @@ export class Timeline {
     const t0 = performance.now();
     // Guest memory is not kept (the undo log moves it back): no memory snapshot, which would
     // copy the page map and make every page copy-on-write again.
-    const raw = m.snapshot({ memory: false });
+    const raw = this.snapshot();
     const snap = this.share(raw, last?.snap);
     this.checkpoints.push({ pos: m.pos, snap, undoLen: this.uLen, vcpuExits: this.vcpuExits.slice(), lastEventRow: this.lastEventRow });
     const t1 = performance.now();
@@ -304,11 +323,75 @@ export class Timeline {
       const t = this.program.events;
       let anchor = pos - 1;
       while (anchor >= 0 && t.op[anchor]! > Op.Invlpg) anchor--;
-      const c = this.checkpointAtOrBefore(anchor >= 0 ? anchor : pos);
-      this.restore(c);
+      const at = anchor >= 0 ? anchor : pos;
+      // The audit where the machine stands knows every violation up to `pos` and the row of each.
+      const violationsThen = violationsBefore(this.pausedAuditor ?? m.auditor, pos);
+      this.restore(this.checkpointAtOrBefore(at));
+      return this.runTo(pos, violationsThen);
     }
-    while (m.pos < pos) if (!this.stepOne()) return false;
+    return this.runTo(pos, this.violationsAtOrAfter(pos));
+  }
+
+  /**
+   * Runs forward to `pos`, without the audit when the violation count at `pos`
+   * (`violationsThen`, or -1 when unknown) is the one the machine has now.
+   */
+  private runTo(pos: number, violationsThen: number): boolean {
+    const m = this.machine;
+    const auditor = m.auditor;
+    const quiet = auditor !== null && pos <= this.frontier && violationsThen === auditor.count;
+    if (quiet) this.pauseAudit(auditor);
+    try {
+      while (m.pos < pos) if (!this.stepOne()) return false;
+    } finally {
+      if (quiet) this.pauseAudit(null);
+    }
     return true;
+  }
+
+  /**
+   * Takes the auditor off the machine, or puts it back (null): Machine.step
+   * audits when it has one. Kept aside, it holds the audit's state, which is
+   * that of every row the re-run passes.
+   */
+  private pauseAudit(auditor: Machine['auditor']): void {
+    const w = this.machine as { auditor: Machine['auditor'] };
+    if (auditor) {
+      this.pausedAuditor = auditor;
+      w.auditor = null;
+    } else {
+      w.auditor = this.pausedAuditor;
+      this.pausedAuditor = null;
+    }
+  }
+
+  /** A snapshot without guest memory, with the audit's state even while the audit is paused. */
+  private snapshot(): MachineSnapshot {
+    const m = this.machine;
+    const paused = this.pausedAuditor;
+    if (!paused) return m.snapshot({ memory: false });
+    const w = m as { auditor: Machine['auditor'] };
+    w.auditor = paused;
+    try {
+      return m.snapshot({ memory: false });
+    } finally {
+      w.auditor = null;
+    }
+  }
+
+  /** The audit's violation count at `pos` ahead of the machine when it is known (a checkpoint at or after it, or the frontier), else -1. */
+  private violationsAtOrAfter(pos: number): number {
+    if (pos > this.frontier) return -1;
+    const cs = this.checkpoints;
+    let lo = 0;
+    let hi = cs.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (cs[mid]!.pos < pos) lo = mid + 1;
+      else hi = mid;
+    }
+    const c = cs[lo];
+    return c ? (c.snap.audit?.violations.length ?? 0) : this.frontierViolations;
   }
 
   private checkpointAtOrBefore(pos: number): Checkpoint {
@@ -361,4 +444,18 @@ export class Timeline {
     this.lastEventRow = c.lastEventRow;
     this.lastEventUndoStart = this.lastEventUndoEnd = this.uLen;
   }
+}
+
+/** The violations an audit (that has run past `pos`) had found before row `pos`: those of earlier rows (the setup's are row -1). */
+function violationsBefore(auditor: Machine['auditor'], pos: number): number {
+  if (!auditor) return 0;
+  const v = auditor.violations;
+  let lo = 0;
+  let hi = v.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (v[mid]!.event < pos) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }

@@ -3,12 +3,14 @@
 // under every policy, on random traces that reclaim, flood, zap and switch
 // address spaces; and the other policy's counters must match a replay under
 // that policy.
+import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { Machine, PAGE_SIZE, POLICY_NAMES } from '../../src/engine';
-import { parseTrace, type Mode } from '../../src/trace';
+import { Op, parseTrace, type Mode } from '../../src/trace';
 import { PolicyTracker } from '../../src/debug/compare';
 import { Timeline } from '../../src/debug/timeline';
 import { prng } from './gen';
+import { fixture } from './helpers';
 
 export function randomTrace(mode: Mode, seed: number, events: number): string {
   const rnd = prng(seed);
@@ -109,4 +111,64 @@ describe('the timeline', () => {
       });
     }
   }
+});
+
+// Re-runs without the audit (timeline.ts).
+
+/** The machine's state and the audit's whole state (the fingerprint counts violations only). */
+function fullPrint(m: Machine): string {
+  return fingerprint(m) + JSON.stringify([m.auditor?.violations, m.newViolations], (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+}
+
+describe('the audit in re-runs', () => {
+  test('a re-run skips the audit only where no violation can appear, and the violation is there again when it does', () => {
+    // The fixture's `pte` row makes an audit violation under `update` (known flaw 1); rows of reads around it.
+    const lines = readFileSync(fixture('audit.mmutrace'), 'utf8').split('\n');
+    const at = lines.findIndex((l) => l.startsWith('pte 0x400000'));
+    const reads = Array.from({ length: 300 }, () => 'read 0x401000');
+    const text = [...lines.slice(0, at), ...reads, lines[at]!, ...reads, ...lines.slice(at + 1)].join('\n');
+    const parsed = parseTrace(text);
+    expect(parsed.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+    const program = parsed.program;
+    const straight = new Machine(program, { policy: 'update', audit: true });
+    const prints: string[] = [fullPrint(straight)];
+    while (straight.step()) prints.push(fullPrint(straight));
+    const n = program.events.count;
+    expect(straight.auditor!.count).toBeGreaterThan(0);
+    // The row whose audit found the violation.
+    const bad = straight.auditor!.violations[0]!.event;
+    expect(program.events.op[bad]).toBe(Op.Pte);
+    const m = new Machine(program, { policy: 'update', audit: true });
+    const tl = new Timeline(m, () => false, { gap: 200 });
+    tl.seek(n);
+    let audits = 0;
+    const incremental = m.auditor!.incremental.bind(m.auditor!);
+    m.auditor!.incremental = (...args) => {
+      audits++;
+      return incremental(...args);
+    };
+    // Back over reads after the violation: the count is the same at both ends, no audit.
+    tl.seek(n - 5);
+    expect(fullPrint(m)).toBe(prints[n - 5]);
+    expect(audits).toBe(0);
+    // Back to right after the violating row: the re-run crosses it, with the audit, which reports it again.
+    tl.seek(bad + 1);
+    expect(fullPrint(m)).toBe(prints[bad + 1]);
+    expect(m.newViolations.length).toBe(1);
+    expect(audits).toBeGreaterThan(0);
+    // Before it: nothing to find (none yet at either end).
+    audits = 0;
+    tl.seek(bad - 3);
+    expect(fullPrint(m)).toBe(prints[bad - 3]);
+    expect(audits).toBe(0);
+    // Forward over it again (rows run before): with the audit, as the counts at both ends differ.
+    tl.seek(bad + 2);
+    expect(fullPrint(m)).toBe(prints[bad + 2]);
+    expect(audits).toBeGreaterThan(0);
+    // Forward after it, to rows run before: without.
+    audits = 0;
+    tl.seek(n - 1);
+    expect(fullPrint(m)).toBe(prints[n - 1]);
+    expect(audits).toBe(0);
+  });
 });
