@@ -14,8 +14,14 @@
 // builds images only for the pages that did.
 //
 // Going back costs a restore (O(shadow pages) in the engine) and the re-run
-// from the checkpoint. The re-run goes without the audit when no violation
-// can appear in it:
+// from the checkpoint; the re-run is kept short by temporary checkpoints
+// (snapshots like the others, dropped when the debugger moves away):
+// - a backward seek leaves them behind it, every LOCAL_GAP rows over the last
+//   LOCAL_WINDOW rows before its target, so that the next step back re-runs at
+//   most LOCAL_GAP rows instead of up to a whole gap between checkpoints;
+// - running forward leaves one every TRAIL_GAP rows, so that the first step
+//   back after a run re-runs at most that many.
+// And the re-run goes without the audit when no violation can appear in it:
 // the audit's state changes only when it reports a violation, so when the
 // number of violations is the same at both ends of the re-run, running it
 // would find nothing and change nothing. Going back, the audit where the
@@ -47,6 +53,12 @@ export const MAX_CHECKPOINT_GAP = 16384;
 export const CHECKPOINT_MS = 5;
 /** Checkpoints may cost at most 1/this of the replay time (the gap grows when snapshots are slow). */
 const CHECKPOINT_COST_RATIO = 15;
+/** Rows between the temporary checkpoints a backward seek leaves behind it. */
+export const LOCAL_GAP = 256;
+/** How far behind its target a backward seek leaves temporary checkpoints, and how far from the machine they are kept (rows). */
+export const LOCAL_WINDOW = 8 * LOCAL_GAP;
+/** Rows between the temporary checkpoints a forward run leaves behind it. */
+export const TRAIL_GAP = 2048;
 /** Undo log chunks, in 32-bit words. */
 const CHUNK_BITS = 16;
 const CHUNK = 1 << CHUNK_BITS;
@@ -64,6 +76,15 @@ export class Timeline {
   private logging = true;
 
   private readonly checkpoints: Checkpoint[] = [];
+  /** Temporary checkpoints, by position: none further than LOCAL_WINDOW rows from the last one taken or the last backward seek's target. */
+  private readonly local = new Map<number, Checkpoint>();
+  /** The position of the last checkpoint taken or restored (a forward run takes a temporary one TRAIL_GAP rows after it). */
+  private lastSnapPos = 0;
+  /** No temporary checkpoints from stepOne (a backward seek places its own). */
+  private noTrail = false;
+  private readonly localGap: number;
+  private readonly localWindow: number;
+  private readonly trailGap: number;
   /** The auditor while a re-run goes without the audit (see runTo). */
   private pausedAuditor: Machine['auditor'] = null;
   /** The furthest position run so far, and the audit's violation count there. */
@@ -91,9 +112,15 @@ export class Timeline {
   /** What each row did, recorded the first time it runs (the `lineEffects` request). */
   readonly effects: EffectLog;
 
-  /** `gap` fixes the distance between checkpoints (tests); by default it adapts. */
-  constructor(machine: Machine, moreRows: (needed: number) => boolean, opts: { gap?: number } = {}) {
+  /**
+   * `gap` fixes the distance between checkpoints (tests); by default it adapts.
+   * `localGap`, `localWindow` and `trailGap` replace LOCAL_GAP, LOCAL_WINDOW and TRAIL_GAP (tests).
+   */
+  constructor(machine: Machine, moreRows: (needed: number) => boolean, opts: { gap?: number; localGap?: number; localWindow?: number; trailGap?: number } = {}) {
     this.machine = machine;
+    this.localGap = opts.localGap ?? LOCAL_GAP;
+    this.localWindow = opts.localWindow ?? LOCAL_WINDOW;
+    this.trailGap = opts.trailGap ?? TRAIL_GAP;
     if (opts.gap !== undefined) {
       this.gap = opts.gap;
       this.fixedGap = true;
@@ -121,12 +148,22 @@ export class Timeline {
     return this.checkpoints.length;
   }
 
+  /** Positions of the checkpoints (for tests and the benchmark). */
+  checkpointPositions(): number[] {
+    return this.checkpoints.map((c) => c.pos);
+  }
+
+  /** Positions of the temporary checkpoints, ascending (for tests). */
+  localCheckpointPositions(): number[] {
+    return [...this.local.keys()].sort((a, b) => a - b);
+  }
+
   /** Bytes held by the undo log and the checkpoints (an estimate, for the benchmark). */
   memoryEstimate(): { undoBytes: number; checkpoints: number; checkpointBytes: number } {
     const undoBytes = this.chunks.length * CHUNK * 4;
     const seen = new Set<ShadowImage>();
     let bytes = 0;
-    for (const c of this.checkpoints) {
+    for (const c of [...this.checkpoints, ...this.local.values()]) {
       bytes += 400 + c.snap.vcpus.length * 120 + c.snap.shadow.pages.length * 8;
       for (const p of c.snap.shadow.pages) {
         if (seen.has(p)) continue;
@@ -269,6 +306,10 @@ export class Timeline {
       }
       if (m.pos >= this.nextCheckpoint + MAX_CHECKPOINT_GAP - this.gap) this.checkpoint();
     } else if (m.pos >= this.nextCheckpoint) this.checkpoint();
+    if (m.pos - this.lastSnapPos >= this.trailGap && !this.noTrail) {
+      this.takeLocal();
+      this.dropLocals(m.pos);
+    }
     return true;
   }
 
@@ -298,7 +339,7 @@ export class Timeline {
       const want = Math.ceil((this.snapMs * CHECKPOINT_COST_RATIO) / Math.max(this.rowMs, 1e-6));
       this.gap = Math.min(MAX_CHECKPOINT_GAP, Math.max(MIN_CHECKPOINT_GAP, want));
     }
-    this.lastCheckpointPos = m.pos;
+    this.lastCheckpointPos = this.lastSnapPos = m.pos;
     this.nextCheckpoint = m.pos + this.gap;
     // The snapshot's own time is not replay: the next sample starts after it (else a slow
     // snapshot would count towards the next checkpoint, and checkpoints would follow each other).
@@ -315,7 +356,8 @@ export class Timeline {
    * Moves the machine so that the next row to run is `pos`. Backwards, it
    * restores the nearest checkpoint at or before the last event before `pos`
    * (so that the marks of what that event changed are there again) and runs
-   * forward. Returns false when `pos` is past the end of the program.
+   * forward, leaving temporary checkpoints behind it. Returns false when `pos`
+   * is past the end of the program.
    */
   seek(pos: number): boolean {
     const m = this.machine;
@@ -326,23 +368,40 @@ export class Timeline {
       const at = anchor >= 0 ? anchor : pos;
       // The audit where the machine stands knows every violation up to `pos` and the row of each.
       const violationsThen = violationsBefore(this.pausedAuditor ?? m.auditor, pos);
-      this.restore(this.checkpointAtOrBefore(at));
-      return this.runTo(pos, violationsThen);
+      let c = this.checkpointAtOrBefore(at);
+      for (const l of this.local.values()) if (l.pos <= at && l.pos > c.pos) c = l;
+      this.restore(c);
+      this.dropLocals(pos);
+      // Temporary checkpoints every LOCAL_GAP rows from the one restored, over the last LOCAL_WINDOW rows before `pos`.
+      const first = c.pos + Math.max(1, Math.ceil((pos - this.localWindow - c.pos) / this.localGap)) * this.localGap;
+      this.noTrail = true;
+      try {
+        return this.runTo(pos, violationsThen, first);
+      } finally {
+        this.noTrail = false;
+      }
     }
-    return this.runTo(pos, this.violationsAtOrAfter(pos));
+    return this.runTo(pos, this.violationsAtOrAfter(pos), Infinity);
   }
 
   /**
    * Runs forward to `pos`, without the audit when the violation count at `pos`
-   * (`violationsThen`, or -1 when unknown) is the one the machine has now.
+   * (`violationsThen`, or -1 when unknown) is the one the machine has now,
+   * taking temporary checkpoints at `nextLocal` and every LOCAL_GAP rows after it, below `pos`.
    */
-  private runTo(pos: number, violationsThen: number): boolean {
+  private runTo(pos: number, violationsThen: number, nextLocal: number): boolean {
     const m = this.machine;
     const auditor = m.auditor;
     const quiet = auditor !== null && pos <= this.frontier && violationsThen === auditor.count;
     if (quiet) this.pauseAudit(auditor);
     try {
-      while (m.pos < pos) if (!this.stepOne()) return false;
+      while (m.pos < pos) {
+        if (m.pos === nextLocal) {
+          this.takeLocal();
+          nextLocal += this.localGap;
+        }
+        if (!this.stepOne()) return false;
+      }
     } finally {
       if (quiet) this.pauseAudit(null);
     }
@@ -394,6 +453,21 @@ export class Timeline {
     return c ? (c.snap.audit?.violations.length ?? 0) : this.frontierViolations;
   }
 
+  /** A temporary checkpoint where the machine stands (unless there is one). */
+  private takeLocal(): void {
+    const m = this.machine;
+    this.lastSnapPos = m.pos;
+    const main = this.checkpointAtOrBefore(m.pos);
+    if (main.pos === m.pos || this.local.has(m.pos)) return;
+    const snap = this.share(this.snapshot(), main.snap);
+    this.local.set(m.pos, { pos: m.pos, snap, undoLen: this.uLen, vcpuExits: this.vcpuExits.slice(), lastEventRow: this.lastEventRow });
+  }
+
+  /** Drops the temporary checkpoints further than the window (LOCAL_WINDOW rows) from `pos`. */
+  private dropLocals(pos: number): void {
+    for (const p of this.local.keys()) if (p < pos - this.localWindow || p > pos + this.localWindow) this.local.delete(p);
+  }
+
   private checkpointAtOrBefore(pos: number): Checkpoint {
     const cs = this.checkpoints;
     let lo = 0;
@@ -443,6 +517,7 @@ export class Timeline {
     this.vcpuExits = c.vcpuExits.slice();
     this.lastEventRow = c.lastEventRow;
     this.lastEventUndoStart = this.lastEventUndoEnd = this.uLen;
+    this.lastSnapPos = c.pos;
   }
 }
 

@@ -113,14 +113,67 @@ describe('the timeline', () => {
   }
 });
 
-// Re-runs without the audit (timeline.ts).
+// The temporary checkpoints and the re-runs without the audit (timeline.ts):
+// small gaps here so that a 500-row trace has many of each.
+const SMALL = { gap: 200, localGap: 7, localWindow: 40, trailGap: 23 };
 
 /** The machine's state and the audit's whole state (the fingerprint counts violations only). */
 function fullPrint(m: Machine): string {
   return fingerprint(m) + JSON.stringify([m.auditor?.violations, m.newViolations], (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
 }
 
-describe('the audit in re-runs', () => {
+/** The last event row before `row`, or -1. */
+function eventBefore(program: Machine['program'], row: number): number {
+  let r = row - 1;
+  while (r >= 0 && program.events.op[r]! > Op.Invlpg) r--;
+  return r;
+}
+
+describe('temporary checkpoints', () => {
+  for (const mode of ['64', 'pae', '32'] as Mode[]) {
+    for (const policy of POLICY_NAMES) {
+      test(`mode ${mode}, ${policy}: stepping back row by row and seeking anywhere equals the forward run`, () => {
+        const program = parseTrace(randomTrace(mode, mode.length * 31 + policy.length, 500)).program;
+        const straight = new Machine(program, { policy, audit: true });
+        const prints: string[] = [fullPrint(straight)];
+        while (straight.step()) prints.push(fullPrint(straight));
+        const n = program.events.count;
+        const tl = new Timeline(new Machine(program, { policy, audit: true }), () => false, SMALL);
+        tl.seek(n);
+        expect(fullPrint(tl.machine)).toBe(prints[n]);
+        const all = (): number[] => [...tl.checkpointPositions(), ...tl.localCheckpointPositions()];
+        for (let pos = n - 1; pos >= 0; pos--) {
+          const anchor = eventBefore(program, pos);
+          // It restores the nearest checkpoint at or before the anchor (the event before pos), temporary or not...
+          const nearest = Math.max(...all().filter((p) => p <= Math.max(anchor, 0)));
+          const before = tl.rowsRun;
+          tl.seek(pos);
+          expect(fullPrint(tl.machine), `pos ${pos}`).toBe(prints[pos]);
+          expect(tl.rowsRun - before, `pos ${pos}`).toBe(pos - nearest);
+          // ...and leaves one every 7 rows from it over the 40 rows before pos, none further than 40 rows from pos.
+          const have = new Set(all());
+          for (let p = nearest + 7; p < pos; p += 7) if (p >= pos - 40) expect(have.has(p), `pos ${pos}: ${p}`).toBe(true);
+          for (const p of tl.localCheckpointPositions()) expect(Math.abs(p - pos), `pos ${pos}`).toBeLessThanOrEqual(40);
+        }
+        const rnd = prng(5);
+        for (let k = 0; k < 60; k++) {
+          const pos = Math.floor(rnd() * (n + 1));
+          tl.seek(pos);
+          expect(fullPrint(tl.machine), `pos ${pos}`).toBe(prints[pos]);
+        }
+        // Forward over rows already run: one left at most 22 rows behind the end of the run.
+        for (let k = 0; k < 20; k++) {
+          const from = Math.floor(rnd() * (n / 2));
+          const to = from + 60 + Math.floor(rnd() * (n / 2 - 60));
+          tl.seek(from);
+          tl.seek(to);
+          expect(fullPrint(tl.machine), `pos ${to}`).toBe(prints[to]);
+          expect(all().some((p) => p >= to - 22 && p <= to), `${from} → ${to}: ${all()}`).toBe(true);
+        }
+      });
+    }
+  }
+
   test('a re-run skips the audit only where no violation can appear, and the violation is there again when it does', () => {
     // The fixture's `pte` row makes an audit violation under `update` (known flaw 1); rows of reads around it.
     const lines = readFileSync(fixture('audit.mmutrace'), 'utf8').split('\n');
@@ -139,7 +192,7 @@ describe('the audit in re-runs', () => {
     const bad = straight.auditor!.violations[0]!.event;
     expect(program.events.op[bad]).toBe(Op.Pte);
     const m = new Machine(program, { policy: 'update', audit: true });
-    const tl = new Timeline(m, () => false, { gap: 200 });
+    const tl = new Timeline(m, () => false, SMALL);
     tl.seek(n);
     let audits = 0;
     const incremental = m.auditor!.incremental.bind(m.auditor!);
