@@ -19,8 +19,10 @@
 // - a backward seek leaves them behind it, every LOCAL_GAP rows over the last
 //   LOCAL_WINDOW rows before its target, so that the next step back re-runs at
 //   most LOCAL_GAP rows instead of up to a whole gap between checkpoints;
-// - running forward leaves one every TRAIL_GAP rows, so that the first step
-//   back after a run re-runs at most that many.
+// - running forward over rows run before leaves one every TRAIL_GAP rows, so
+//   that the first step back after such a run re-runs at most that many (the
+//   first time through, the checkpoints are that close already: about 5 ms of
+//   replay apart, and a snapshot every TRAIL_GAP rows would slow the run).
 // And the re-run goes without the audit when no violation can appear in it:
 // the audit's state changes only when it reports a violation, so when the
 // number of violations is the same at both ends of the re-run, running it
@@ -57,7 +59,7 @@ const CHECKPOINT_COST_RATIO = 15;
 export const LOCAL_GAP = 256;
 /** How far behind its target a backward seek leaves temporary checkpoints, and how far from the machine they are kept (rows). */
 export const LOCAL_WINDOW = 8 * LOCAL_GAP;
-/** Rows between the temporary checkpoints a forward run leaves behind it. */
+/** Rows between the temporary checkpoints a forward run over rows run before leaves behind it. */
 export const TRAIL_GAP = 2048;
 /** Undo log chunks, in 32-bit words. */
 const CHUNK_BITS = 16;
@@ -78,7 +80,7 @@ export class Timeline {
   private readonly checkpoints: Checkpoint[] = [];
   /** Temporary checkpoints, by position: none further than LOCAL_WINDOW rows from the last one taken or the last backward seek's target. */
   private readonly local = new Map<number, Checkpoint>();
-  /** The position of the last checkpoint taken or restored (a forward run takes a temporary one TRAIL_GAP rows after it). */
+  /** The position of the last checkpoint taken or restored (a forward run over rows run before takes a temporary one TRAIL_GAP rows after it). */
   private lastSnapPos = 0;
   /** No temporary checkpoints from stepOne (a backward seek places its own). */
   private noTrail = false;
@@ -306,9 +308,11 @@ export class Timeline {
       }
       if (m.pos >= this.nextCheckpoint + MAX_CHECKPOINT_GAP - this.gap) this.checkpoint();
     } else if (m.pos >= this.nextCheckpoint) this.checkpoint();
-    if (m.pos - this.lastSnapPos >= this.trailGap && !this.noTrail) {
+    if (m.pos - this.lastSnapPos >= this.trailGap && m.pos < this.frontier && !this.noTrail) {
       this.takeLocal();
       this.dropLocals(m.pos);
+      // Not replay time (the checkpoints' spacing counts replay only).
+      this.sampleAt = performance.now();
     }
     return true;
   }

@@ -141,6 +141,8 @@ describe('temporary checkpoints', () => {
         const tl = new Timeline(new Machine(program, { policy, audit: true }), () => false, SMALL);
         tl.seek(n);
         expect(fullPrint(tl.machine)).toBe(prints[n]);
+        // The first run through took none (its checkpoints are every 200 rows).
+        expect(tl.localCheckpointPositions()).toEqual([]);
         const all = (): number[] => [...tl.checkpointPositions(), ...tl.localCheckpointPositions()];
         for (let pos = n - 1; pos >= 0; pos--) {
           const anchor = eventBefore(program, pos);
