@@ -16,13 +16,14 @@
 // Going back costs a restore (O(shadow pages) in the engine) and the re-run
 // from the checkpoint; the re-run is kept short by temporary checkpoints
 // (snapshots like the others, dropped when the debugger moves away):
-// - a backward seek leaves them behind it, every LOCAL_GAP rows over the last
-//   LOCAL_WINDOW rows before its target, so that the next step back re-runs at
-//   most LOCAL_GAP rows instead of up to a whole gap between checkpoints;
-// - running forward over rows run before leaves one every TRAIL_GAP rows, so
-//   that the first step back after such a run re-runs at most that many (the
-//   first time through, the checkpoints are that close already: about 5 ms of
-//   replay apart, and a snapshot every TRAIL_GAP rows would slow the run).
+// - a seek (backward, or forward over rows run before) leaves them behind it,
+//   every LOCAL_GAP rows over the last LOCAL_WINDOW rows before its target,
+//   so that the next step back re-runs at most LOCAL_GAP rows instead of up
+//   to a whole gap between checkpoints;
+// - a run forward over rows run before, to wherever it stops, leaves one
+//   every TRAIL_GAP rows, so that the first step back after it re-runs at
+//   most about that many (the first time through, the checkpoints are that
+//   close already: about 5 ms of replay apart).
 // And the re-run goes without the audit when no violation can appear in it:
 // the audit's state changes only when it reports a violation, so when the
 // number of violations is the same at both ends of the re-run, running it
@@ -82,7 +83,7 @@ export class Timeline {
   private readonly local = new Map<number, Checkpoint>();
   /** The position of the last checkpoint taken or restored (a forward run over rows run before takes a temporary one TRAIL_GAP rows after it). */
   private lastSnapPos = 0;
-  /** No temporary checkpoints from stepOne (a backward seek places its own). */
+  /** No temporary checkpoints from stepOne (a seek places its own). */
   private noTrail = false;
   private readonly localGap: number;
   private readonly localWindow: number;
@@ -360,8 +361,9 @@ export class Timeline {
    * Moves the machine so that the next row to run is `pos`. Backwards, it
    * restores the nearest checkpoint at or before the last event before `pos`
    * (so that the marks of what that event changed are there again) and runs
-   * forward, leaving temporary checkpoints behind it. Returns false when `pos`
-   * is past the end of the program.
+   * forward. Either way, over rows run before, it leaves temporary
+   * checkpoints behind it. Returns false when `pos` is past the end of the
+   * program.
    */
   seek(pos: number): boolean {
     const m = this.machine;
@@ -375,29 +377,28 @@ export class Timeline {
       let c = this.checkpointAtOrBefore(at);
       for (const l of this.local.values()) if (l.pos <= at && l.pos > c.pos) c = l;
       this.restore(c);
-      this.dropLocals(pos);
-      // Temporary checkpoints every LOCAL_GAP rows from the one restored, over the last LOCAL_WINDOW rows before `pos`.
-      const first = c.pos + Math.max(1, Math.ceil((pos - this.localWindow - c.pos) / this.localGap)) * this.localGap;
-      this.noTrail = true;
-      try {
-        return this.runTo(pos, violationsThen, first);
-      } finally {
-        this.noTrail = false;
-      }
+      return this.runTo(pos, violationsThen, true);
     }
-    return this.runTo(pos, this.violationsAtOrAfter(pos), Infinity);
+    return this.runTo(pos, this.violationsAtOrAfter(pos), pos <= this.frontier);
   }
 
   /**
    * Runs forward to `pos`, without the audit when the violation count at `pos`
-   * (`violationsThen`, or -1 when unknown) is the one the machine has now,
-   * taking temporary checkpoints at `nextLocal` and every LOCAL_GAP rows after it, below `pos`.
+   * (`violationsThen`, or -1 when unknown) is the one the machine has now;
+   * with `locals`, taking temporary checkpoints every LOCAL_GAP rows from
+   * where it starts over the last LOCAL_WINDOW rows before `pos` (and none on the way there).
    */
-  private runTo(pos: number, violationsThen: number, nextLocal: number): boolean {
+  private runTo(pos: number, violationsThen: number, locals: boolean): boolean {
     const m = this.machine;
     const auditor = m.auditor;
     const quiet = auditor !== null && pos <= this.frontier && violationsThen === auditor.count;
+    let nextLocal = Infinity;
+    if (locals) {
+      this.dropLocals(pos);
+      nextLocal = m.pos + Math.max(1, Math.ceil((pos - this.localWindow - m.pos) / this.localGap)) * this.localGap;
+    }
     if (quiet) this.pauseAudit(auditor);
+    this.noTrail = true;
     try {
       while (m.pos < pos) {
         if (m.pos === nextLocal) {
@@ -407,6 +408,7 @@ export class Timeline {
         if (!this.stepOne()) return false;
       }
     } finally {
+      this.noTrail = false;
       if (quiet) this.pauseAudit(null);
     }
     return true;

@@ -163,12 +163,25 @@ describe('temporary checkpoints', () => {
           tl.seek(pos);
           expect(fullPrint(tl.machine), `pos ${pos}`).toBe(prints[pos]);
         }
-        // Forward over rows already run: one left at most 22 rows behind the end of the run.
+        // A seek forward over rows already run leaves them every 7 rows from where it started over the
+        // last 40 rows before its target, so one at most 7 rows before it; none on the way there.
         for (let k = 0; k < 20; k++) {
           const from = Math.floor(rnd() * (n / 2));
           const to = from + 60 + Math.floor(rnd() * (n / 2 - 60));
           tl.seek(from);
           tl.seek(to);
+          expect(fullPrint(tl.machine), `pos ${to}`).toBe(prints[to]);
+          const grid = (p: number): boolean => (p - from) % 7 === 0 && p > to - 40 - 7;
+          expect(all().some((p) => p >= to - 7 && p < to), `${from} → ${to}: ${all()}`).toBe(true);
+          for (const p of tl.localCheckpointPositions()) if (p > from + 40 && p < to) expect(grid(p), `${from} → ${to}: ${p}`).toBe(true);
+        }
+        // A run forward row by row (as the debugger's continue runs) over rows already run leaves one
+        // every 23 rows: one at most 22 rows behind wherever it stops.
+        for (let k = 0; k < 20; k++) {
+          const from = Math.floor(rnd() * (n / 2));
+          const to = from + 60 + Math.floor(rnd() * (n / 2 - 60));
+          tl.seek(from);
+          while (tl.pos < to) tl.stepOne();
           expect(fullPrint(tl.machine), `pos ${to}`).toBe(prints[to]);
           expect(all().some((p) => p >= to - 22 && p <= to), `${from} → ${to}: ${all()}`).toBe(true);
         }
