@@ -88,8 +88,6 @@ export class Timeline {
   private readonly localGap: number;
   private readonly localWindow: number;
   private readonly trailGap: number;
-  /** The auditor while a re-run goes without the audit (see runTo). */
-  private pausedAuditor: Machine['auditor'] = null;
   /** The furthest position run so far, and the audit's violation count there. */
   private frontier = 0;
   private frontierViolations = 0;
@@ -287,7 +285,7 @@ export class Timeline {
     this.rowsRun++;
     if (m.pos > this.frontier) {
       this.frontier = m.pos;
-      this.frontierViolations = (this.pausedAuditor ?? m.auditor)?.count ?? 0;
+      this.frontierViolations = m.auditor?.count ?? 0;
     }
     if (first) this.effects.end(row, m);
     if (isEvent) {
@@ -373,7 +371,7 @@ export class Timeline {
       while (anchor >= 0 && t.op[anchor]! > Op.Invlpg) anchor--;
       const at = anchor >= 0 ? anchor : pos;
       // The audit where the machine stands knows every violation up to `pos` and the row of each.
-      const violationsThen = violationsBefore(this.pausedAuditor ?? m.auditor, pos);
+      const violationsThen = violationsBefore(m.auditor, pos);
       let c = this.checkpointAtOrBefore(at);
       for (const l of this.local.values()) if (l.pos <= at && l.pos > c.pos) c = l;
       this.restore(c);
@@ -397,7 +395,7 @@ export class Timeline {
       this.dropLocals(pos);
       nextLocal = m.pos + Math.max(1, Math.ceil((pos - this.localWindow - m.pos) / this.localGap)) * this.localGap;
     }
-    if (quiet) this.pauseAudit(auditor);
+    if (quiet) m.auditPaused = true;
     this.noTrail = true;
     try {
       while (m.pos < pos) {
@@ -409,39 +407,14 @@ export class Timeline {
       }
     } finally {
       this.noTrail = false;
-      if (quiet) this.pauseAudit(null);
+      if (quiet) m.auditPaused = false;
     }
     return true;
   }
 
-  /**
-   * Takes the auditor off the machine, or puts it back (null): Machine.step
-   * audits when it has one. Kept aside, it holds the audit's state, which is
-   * that of every row the re-run passes.
-   */
-  private pauseAudit(auditor: Machine['auditor']): void {
-    const w = this.machine as { auditor: Machine['auditor'] };
-    if (auditor) {
-      this.pausedAuditor = auditor;
-      w.auditor = null;
-    } else {
-      w.auditor = this.pausedAuditor;
-      this.pausedAuditor = null;
-    }
-  }
-
-  /** A snapshot without guest memory, with the audit's state even while the audit is paused. */
+  /** A snapshot without guest memory (the audit's state comes with it, paused or not). */
   private snapshot(): MachineSnapshot {
-    const m = this.machine;
-    const paused = this.pausedAuditor;
-    if (!paused) return m.snapshot({ memory: false });
-    const w = m as { auditor: Machine['auditor'] };
-    w.auditor = paused;
-    try {
-      return m.snapshot({ memory: false });
-    } finally {
-      w.auditor = null;
-    }
+    return this.machine.snapshot({ memory: false });
   }
 
   /** The audit's violation count at `pos` ahead of the machine when it is known (a checkpoint at or after it, or the frontier), else -1. */

@@ -67,6 +67,13 @@ export class Machine {
   readonly mmu: Mmu;
   readonly auditMode: AuditMode;
   readonly auditor: Auditor | null;
+  /**
+   * While true, events run without the audit; the auditor keeps its state
+   * (snapshots carry it). For a re-run over rows whose violations are known
+   * (the debugger's time travel): only a row that reports a violation changes
+   * the audit's state, so a re-run between two equal counts needs none.
+   */
+  auditPaused = false;
   readonly spaceRoots: number[];
   mem: GuestMemory;
 
@@ -232,7 +239,7 @@ export class Machine {
     last.fault = this.mmu.fault;
     last.zapped = this.shadow.stats.sptesZapped - zapped0;
     last.updated = this.shadow.stats.sptesUpdated - updated0;
-    if (this.auditor) {
+    if (this.auditor && !this.auditPaused) {
       this.newViolations = this.auditMode === 'full' ? this.auditor.full(i) : this.auditor.incremental(i, reloaded ?? []);
     }
     return true;

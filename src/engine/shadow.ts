@@ -277,6 +277,22 @@ export class ShadowPage {
     this.changed = false;
   }
 
+  /** True when the page holds exactly `img` (it was made from it or imaged as it, and nothing changed since). */
+  holds(img: PageImage): boolean {
+    return this.image === img && !this.changed && this.rootCount === img.rootCount;
+  }
+
+  /** Forgets every entry, child and parent link (ShadowMmu.restore, before it loads the page from an image). */
+  clearForRestore(): void {
+    this.slots.fill(0);
+    // A slot handed out again must read as an empty entry until it is written.
+    this.vals.fill(0, 0, this.used);
+    this.used = 0;
+    if (this.kids !== null) this.kids.length = 0;
+    this.links.length = 0;
+    this.changed = true;
+  }
+
   private makeImage(): PageImage {
     const n = this.presentCount();
     const kids = this.kids;
@@ -344,6 +360,9 @@ export function hostFrameOf(gfn: number): number {
 export function linkSpte(child: ShadowPage): number {
   return makeSpte(child.hostFrame, PT_PRESENT | PT_WRITABLE | PT_USER | PT_ACCESSED, false);
 }
+
+/** The shadow each snapshot was taken of (restored in place there, rebuilt whole elsewhere). */
+const snapshotOwners = new WeakMap<ShadowSnapshot, ShadowMmu>();
 
 export class ShadowMmu {
   /** kvm->mmu_page_hash: guest frame → its shadow pages (any role). */
@@ -688,10 +707,118 @@ export class ShadowMmu {
   snapshot(): ShadowSnapshot {
     const pages: PageImage[] = [];
     for (let p = this.oldest; p; p = p.younger) pages.push(p.snapshotImage());
-    return { pages, nextUid: this.nextUid, stats: { ...this.stats } };
+    const snap: ShadowSnapshot = { pages, nextUid: this.nextUid, stats: { ...this.stats } };
+    snapshotOwners.set(snap, this);
+    return snap;
   }
 
+  /**
+   * Puts the shadow back as it was at snapshot `s`. A snapshot of this shadow
+   * is restored in place: pages that hold their image already stay as they
+   * are (a debugger steps back to a checkpoint where most pages did not
+   * change), changed pages are reloaded from their images, pages made since
+   * are dropped and pages freed since are built again. Any other snapshot is
+   * rebuilt whole.
+   */
   restore(s: ShadowSnapshot): void {
+    if (snapshotOwners.get(s) === this) this.restoreInPlace(s);
+    else this.restoreWhole(s);
+  }
+
+  private restoreInPlace(s: ShadowSnapshot): void {
+    this.nextUid = s.nextUid;
+    this.stats = { ...s.stats };
+    this.changeCount = 0;
+    this.created = [];
+    this.zapped = [];
+    const byUid = this.byUid;
+    const keep = new Set<number>();
+    for (const img of s.pages) keep.add(img.uid);
+    // Pages made since the snapshot: out of every table.
+    const gone: ShadowPage[] = [];
+    for (const p of byUid.values()) if (!keep.has(p.uid)) gone.push(p);
+    const touched = new Set<number>();
+    for (const p of gone) {
+      this.dropLeafEntries(p);
+      byUid.delete(p.uid);
+      if (!p.role.metaphysical) this.countShadowed(p.gfn, -1);
+      touched.add(p.gfn);
+      p.alive = false;
+      p.release();
+    }
+    // Pages freed since (or never made in this line of events): built again, empty for now.
+    const load: [ShadowPage, PageImage][] = [];
+    const built = new Map<number, ShadowPage[]>();
+    for (const img of s.pages) {
+      let p = byUid.get(img.uid);
+      if (p === undefined) {
+        p = new ShadowPage(img.uid, img.gfn, img.role, img.bornAt);
+        byUid.set(img.uid, p);
+        if (!p.role.metaphysical) this.countShadowed(p.gfn, 1);
+        touched.add(p.gfn);
+        const same = built.get(p.gfn);
+        if (same) same.push(p);
+        else built.set(p.gfn, [p]);
+        load.push([p, img]);
+      } else if (!p.holds(img)) {
+        this.dropLeafEntries(p);
+        p.clearForRestore();
+        load.push([p, img]);
+      }
+      p.rootCount = img.rootCount;
+    }
+    // Hash lists of the frames whose pages came or went, in allocation order (see restoreWhole).
+    for (const gfn of touched) {
+      const list = (this.hash.get(gfn) ?? []).filter((p) => p.alive).concat(built.get(gfn) ?? []);
+      list.sort((a, b) => a.uid - b.uid);
+      if (list.length) this.hash.set(gfn, list);
+      else this.hash.delete(gfn);
+    }
+    // Age order as the snapshot lists it.
+    this.oldest = this.youngest = null;
+    for (const img of s.pages) this.appendYoungest(byUid.get(img.uid)!);
+    this.alive = s.pages.length;
+    for (const [p, img] of load) this.loadImage(p, img);
+  }
+
+  /** Takes a page's present leaf entries out of the reverse map. */
+  private dropLeafEntries(p: ShadowPage): void {
+    if (p.hasChildren) return;
+    for (let i = p.nextEntry(0); i >= 0; i = p.nextEntry(i + 1)) this.rmapRemove(p, i, spteFrame(p.entry(i)) - HOST_FRAME_OFFSET);
+  }
+
+  private countShadowed(gfn: number, d: number): void {
+    const n = (this.shadowedCount.get(gfn) ?? 0) + d;
+    if (n === 0) this.shadowedCount.delete(gfn);
+    else this.shadowedCount.set(gfn, n);
+  }
+
+  /** Fills an empty page from its image (every page the image names is in byUid). */
+  private loadImage(p: ShadowPage, img: PageImage): void {
+    const byUid = this.byUid;
+    const { n, data } = img;
+    const kids = p.hasChildren;
+    for (let k = 0; k < n; k++) {
+      const i = data[k]!;
+      const v = data[n + k]!;
+      p.storeEntry(i, v);
+      if (kids) {
+        const c = data[2 * n + k]!;
+        p.storeChild(i, c ? byUid.get(c)! : null);
+      } else {
+        this.rmapAdd(p, i, spteFrame(v) - HOST_FRAME_OFFSET);
+      }
+    }
+    for (let j = kids ? 3 * n : 2 * n; j < data.length; j++) {
+      const key = data[j]!;
+      const index = key % PT64_ENT_PER_PAGE;
+      p.addParent(byUid.get((key - index) / PT64_ENT_PER_PAGE)!, index);
+    }
+    // The page holds exactly the image now.
+    p.restoredFrom(img);
+  }
+
+  private restoreWhole(s: ShadowSnapshot): void {
     this.hash.clear();
     this.shadowedCount.clear();
     this.rmapKeys.clear();
@@ -719,29 +846,7 @@ export class ShadowMmu {
       if (list) list.push(p);
       else this.hash.set(p.gfn, [p]);
     }
-    for (const img of s.pages) {
-      const p = byUid.get(img.uid)!;
-      const { n, data } = img;
-      const kids = p.hasChildren;
-      for (let k = 0; k < n; k++) {
-        const i = data[k]!;
-        const v = data[n + k]!;
-        p.storeEntry(i, v);
-        if (kids) {
-          const c = data[2 * n + k]!;
-          p.storeChild(i, c ? byUid.get(c)! : null);
-        } else {
-          this.rmapAdd(p, i, spteFrame(v) - HOST_FRAME_OFFSET);
-        }
-      }
-      for (let j = kids ? 3 * n : 2 * n; j < data.length; j++) {
-        const key = data[j]!;
-        const index = key % PT64_ENT_PER_PAGE;
-        p.addParent(byUid.get((key - index) / PT64_ENT_PER_PAGE)!, index);
-      }
-      // The page holds exactly the image now (only this iteration writes to p).
-      p.restoredFrom(img);
-    }
+    for (const img of s.pages) this.loadImage(byUid.get(img.uid)!, img);
   }
 
   /** The live page with this uid. */

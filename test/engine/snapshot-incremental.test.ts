@@ -110,4 +110,49 @@ describe('incremental shadow snapshots', () => {
       { numRuns: 60 * RUNS },
     );
   }, 60_000 * RUNS);
+
+  // A machine restores its own snapshots in place (pages that still hold their image
+  // stay, changed ones are reloaded, pages made since go, pages freed since come back);
+  // another machine rebuilds the snapshot whole. Both must give the same shadow, pages and
+  // their entries, children, parent links, the reverse map (through the audit) and
+  // the hash order (through what happens next), and the in-place one keeps its pages.
+  test('random traces: a restore in place equals a whole rebuild, and keeps the pages that did not change', () => {
+    fc.assert(
+      fc.property(planArb(), fc.nat(1000), fc.nat(1000), fc.constantFrom('zap', 'update'), (plan, a, b, policy) => {
+        const prog = program(buildTrace(plan, { linux: a % 3 === 0 }));
+        const n = prog.events.count;
+        const m = new Machine(prog, { policy, audit: 'full' });
+        const at = a % (n + 1);
+        while (m.pos < at && m.step()) {
+          /* */
+        }
+        const snap = m.snapshot();
+        const later = Math.max(at, b % (n + 1));
+        while (m.pos < later && m.step()) {
+          /* */
+        }
+        const before = new Map(m.shadow.pages().map((p) => [p.uid, p]));
+        m.restore(snap);
+        // A fresh machine, the same snapshot: rebuilt whole.
+        const w = new Machine(prog, { policy, audit: 'full' });
+        w.restore(snap);
+        const pagesOf = (x: Machine) => x.shadow.pages().map(reference);
+        expect(pagesOf(m)).toEqual(pagesOf(w));
+        expect(m.auditor!.full(-2)).toEqual(w.auditor!.full(-2));
+        // Every page whose image the snapshot holds and that was alive and unchanged is the same object.
+        for (const p of m.shadow.pages()) {
+          const old = before.get(p.uid);
+          if (old && old.alive) expect(p).toBe(old);
+        }
+        for (const [uid, old] of before) if (!m.shadow.pageByUid(uid)) expect(old.alive).toBe(false);
+        // And they go on alike (the same exits, shadow and audit to the end).
+        while (m.step() && w.step()) {
+          expect([m.row, m.mmu.exits.total, m.shadow.alive]).toEqual([w.row, w.mmu.exits.total, w.shadow.alive]);
+        }
+        expect(pagesOf(m)).toEqual(pagesOf(w));
+        expect(m.auditor!.violations.length).toBe(w.auditor!.violations.length);
+      }),
+      { numRuns: 80 * RUNS },
+    );
+  }, 60_000 * RUNS);
 });
