@@ -1091,6 +1091,8 @@ export class TraceRuntime {
   private checkAfter(row: number, steps: HandlerStep[] | null): Point | null {
     const m = this.machine;
     const mmu = m.mmu;
+    // Most events trip nothing: say so before building anything (this runs after every event of a continue).
+    if (m.error === null && this.dataBps.length === 0 && !(steps && steps.length && this.functionBps.length) && !this.someFilterTripped(row)) return null;
     this.evalLine = this.lineOfRow(row);
     let hits: Hit[] | null = null;
     const add = (h: Hit): void => {
@@ -1138,6 +1140,21 @@ export class TraceRuntime {
       if ((hits as Hit[]).some((h) => h.type === 'filter' || h.type === 'error')) point.exception = this.exceptionFor(row, hits);
     }
     return point;
+  }
+
+  /** True when the event just run at `row` is what some enabled exception filter looks for (its condition aside). */
+  private someFilterTripped(row: number): boolean {
+    const f = this.filters;
+    if (f.size === 0) return false;
+    const m = this.machine;
+    const mmu = m.mmu;
+    return (
+      (m.newViolations.length !== 0 && f.has('audit')) ||
+      (mmu.fault >= 0 && f.has('guest-fault')) ||
+      (mmu.floodZapped && f.has('flood')) ||
+      (mmu.exit !== null && f.has('vmexit')) ||
+      (f.has('pte-write') && this.isPteWrite(row))
+    );
   }
 
   private filterHit(id: FilterId, add: (h: Hit) => void, text: () => string): void {

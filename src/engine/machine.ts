@@ -247,6 +247,18 @@ export class Machine {
 
   private checkExpect(e: ExpectStmt): void {
     const expr = e.expr as Expr;
+    // `line` in an expect is the line of the event it checks, whoever else set `env.line`
+    // (the debugger points it at the line it evaluates its own conditions for).
+    const override = this.env.line;
+    this.env.line = null;
+    try {
+      this.evaluateExpect(e, expr);
+    } finally {
+      this.env.line = override;
+    }
+  }
+
+  private evaluateExpect(e: ExpectStmt, expr: Expr): void {
     const r = tryEvaluateCondition(expr, this.env);
     let passed: boolean;
     let message: string;

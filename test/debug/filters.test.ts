@@ -2,7 +2,7 @@
 // and backwards, and exceptionInfo in a KVM reader's words. The fixtures
 // explain what each line does.
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { cont, fixture, launch, lineOf, reverse, startClient, topLine, type Client } from './helpers';
+import { cont, fixture, launch, lineOf, reverse, startClient, topLine, writeTemp, type Client } from './helpers';
 
 const FILTERS = fixture('filters.mmutrace');
 const L = (text: string) => lineOf(FILTERS, text);
@@ -162,5 +162,27 @@ describe('exception filters', () => {
     // And forwards again from the start.
     s = await cont(dc);
     expect(await topLine(dc)).toBe(L('read 0x600000'));
+  });
+
+  // `line` in an expect is the line of the event it checks (language.md: "the line of the
+  // current event"), whatever the debugger last evaluated a condition for, with every filter
+  // on or none, and after a step back re-runs the rows. Lines: 1 mode, 2 space, 3 map,
+  // 4 read (line 4), 5 expect line == 4, 6 read, 7 expect line == 6.
+  test('an expect of `line` holds with any filters, forwards and when re-run', async () => {
+    const file = writeTemp('expect-line.mmutrace', ['mode 64', 'space s', 'map 0x400000 = 0x200000 P W U A D', 'read 0x400000', 'expect line == 4', 'read 0x400000', 'expect line == 6', ''].join('\n'));
+    for (const filters of [[], ['expect'], ['expect', 'vmexit', 'guest-fault', 'pte-write', 'flood', 'audit']]) {
+      const seen = await stops(file, filters);
+      // A failed expect would stop with reason exception (the expect filter is on in two of the three runs).
+      expect(seen.filter((x) => x.reason === 'exception' && /expect/.test(x.description))).toEqual([]);
+      await dc.stop();
+      dc = await startClient();
+    }
+    // Forwards to the end with the expect filter, back to the entry, forwards again: no failure either way.
+    let s = await launch(dc, { program: file, stopOnEntry: false }, (c) => c.setExceptionBreakpointsRequest({ filters: ['expect'] }));
+    expect(s.reason).toBe('end');
+    s = await reverse(dc);
+    expect(s.reason).toBe('entry');
+    s = await cont(dc);
+    expect(s.reason).toBe('end');
   });
 });
