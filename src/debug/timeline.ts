@@ -377,7 +377,9 @@ export class Timeline {
       this.restore(c);
       return this.runTo(pos, violationsThen, true);
     }
-    return this.runTo(pos, this.violationsAtOrAfter(pos), pos <= this.frontier);
+    // Forwards, over rows run before or not: the target is known, so the step back that
+    // usually follows a jump finds a temporary checkpoint close behind it.
+    return this.runTo(pos, this.violationsAtOrAfter(pos), true);
   }
 
   /**

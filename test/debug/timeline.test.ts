@@ -141,8 +141,11 @@ describe('temporary checkpoints', () => {
         const tl = new Timeline(new Machine(program, { policy, audit: true }), () => false, SMALL);
         tl.seek(n);
         expect(fullPrint(tl.machine)).toBe(prints[n]);
-        // The first run through took none (its checkpoints are every 200 rows).
-        expect(tl.localCheckpointPositions()).toEqual([]);
+        // A seek knows its target, on rows run before or not: from where it started (0), one
+        // every 7 rows over the last 40 rows before n, and none on the way there.
+        const expectedLocals: number[] = [];
+        for (let p = Math.max(1, Math.ceil((n - 40) / 7)) * 7; p < n; p += 7) expectedLocals.push(p);
+        expect(tl.localCheckpointPositions()).toEqual(expectedLocals);
         const all = (): number[] => [...tl.checkpointPositions(), ...tl.localCheckpointPositions()];
         for (let pos = n - 1; pos >= 0; pos--) {
           const anchor = eventBefore(program, pos);
