@@ -725,12 +725,17 @@ export class ShadowMmu {
     else this.restoreWhole(s);
   }
 
-  private restoreInPlace(s: ShadowSnapshot): void {
+  /** What a restore sets whichever way it goes: the counters, and no event under way. */
+  private restoreCounters(s: ShadowSnapshot): void {
     this.nextUid = s.nextUid;
     this.stats = { ...s.stats };
     this.changeCount = 0;
     this.created = [];
     this.zapped = [];
+  }
+
+  private restoreInPlace(s: ShadowSnapshot): void {
+    this.restoreCounters(s);
     const byUid = this.byUid;
     const keep = new Set<number>();
     for (const img of s.pages) keep.add(img.uid);
@@ -825,11 +830,7 @@ export class ShadowMmu {
     this.byUid.clear();
     this.oldest = this.youngest = null;
     this.alive = 0;
-    this.nextUid = s.nextUid;
-    this.stats = { ...s.stats };
-    this.changeCount = 0;
-    this.created = [];
-    this.zapped = [];
+    this.restoreCounters(s);
     const byUid = this.byUid;
     for (const img of s.pages) {
       const p = new ShadowPage(img.uid, img.gfn, img.role, img.bornAt);

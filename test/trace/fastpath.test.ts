@@ -5,23 +5,7 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, test } from 'vitest';
 import { TraceParser, parseTrace, type ParseResult } from '../../src/trace';
-import { rows } from './helpers';
-
-function summary(r: ParseResult): unknown {
-  return {
-    diagnostics: r.diagnostics,
-    rows: rows(r),
-    setup: r.program.setup,
-    spaces: r.program.spaces,
-    labels: [...r.program.labels],
-    expects: r.program.expects.map((e) => [e.line, e.source, e.range]),
-    mode: r.program.mode,
-    vcpus: r.program.vcpus,
-    cpl: r.program.cpl,
-    lineCount: r.program.lineCount,
-    hasErrors: r.hasErrors,
-  };
-}
+import { parseSummary } from './helpers';
 
 function general(text: string): ParseResult {
   TraceParser.fastPath = false;
@@ -34,8 +18,8 @@ function general(text: string): ParseResult {
 
 /** Both paths give the same result, also when the text is parsed a few lines at a time. */
 function same(text: string, step = 0): void {
-  const slow = summary(general(text));
-  expect(summary(parseTrace(text)), JSON.stringify(text)).toEqual(slow);
+  const slow = parseSummary(general(text));
+  expect(parseSummary(parseTrace(text)), JSON.stringify(text)).toEqual(slow);
   if (step > 0) {
     const p = new TraceParser(text);
     let calls = 0;
@@ -43,7 +27,7 @@ function same(text: string, step = 0): void {
       calls++;
       expect(p.linesParsed).toBe(calls * step);
     }
-    expect(summary(p.result())).toEqual(slow);
+    expect(parseSummary(p.result())).toEqual(slow);
   }
 }
 

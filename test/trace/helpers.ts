@@ -85,3 +85,24 @@ export function rangesWithin(text: string, diags: readonly Diagnostic[]): void {
     if (typeof d.message !== 'string' || d.message.length === 0) throw new Error('empty message');
   }
 }
+
+/** Everything a parse gives, comparable with toEqual (two parses that must agree). */
+export function parseSummary(r: ParseResult): unknown {
+  return {
+    diagnostics: r.diagnostics,
+    rows: rows(r),
+    setup: r.program.setup,
+    spaces: r.program.spaces,
+    labels: [...r.program.labels],
+    expects: r.program.expects.map((e) => [e.line, e.source, e.range]),
+    mode: r.program.mode,
+    policy: r.program.policy,
+    vcpus: r.program.vcpus,
+    cpl: r.program.cpl,
+    pool: r.program.pool,
+    shadowPages: r.program.shadowPages,
+    lineCount: r.program.lineCount,
+    statements: r.statements,
+    hasErrors: r.hasErrors,
+  };
+}

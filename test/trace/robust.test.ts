@@ -2,8 +2,8 @@
 // and properties over arbitrary and mutated input.
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { Op, TraceParser, parseTrace, type ParseResult } from '../../src/trace';
-import { at, clean, expectOne, lines, parse, rangesWithin, rows } from './helpers';
+import { Op, TraceParser, parseTrace } from '../../src/trace';
+import { at, clean, expectOne, lines, parse, parseSummary, rangesWithin, rows } from './helpers';
 
 const SAMPLE = lines(
   '# a sample',
@@ -31,26 +31,6 @@ const SAMPLE = lines(
   'expect gpa(0x400000) == 0x200000',
 );
 
-function summary(r: ParseResult): unknown {
-  return {
-    diagnostics: r.diagnostics,
-    rows: rows(r),
-    setup: r.program.setup,
-    spaces: r.program.spaces,
-    labels: [...r.program.labels],
-    expects: r.program.expects.map((e) => [e.line, e.source]),
-    mode: r.program.mode,
-    policy: r.program.policy,
-    vcpus: r.program.vcpus,
-    cpl: r.program.cpl,
-    pool: r.program.pool,
-    shadowPages: r.program.shadowPages,
-    lineCount: r.program.lineCount,
-    statements: r.statements,
-    hasErrors: r.hasErrors,
-  };
-}
-
 describe('line ends, BOM, whitespace', () => {
   test('the sample parses cleanly', () => {
     const r = clean(SAMPLE);
@@ -59,7 +39,7 @@ describe('line ends, BOM, whitespace', () => {
 
   test('CRLF gives the same program and the same columns', () => {
     const crlf = SAMPLE.replace(/\n/g, '\r\n');
-    expect(summary(parse(crlf, { keepStatements: true }))).toEqual(summary(parse(SAMPLE, { keepStatements: true })));
+    expect(parseSummary(parse(crlf, { keepStatements: true }))).toEqual(parseSummary(parse(SAMPLE, { keepStatements: true })));
     const t = 'read 0x1000\r\nraed 0x2000\r\n';
     expectOne(t, 2, 'raed', 'unknown keyword');
   });
@@ -183,7 +163,7 @@ describe('the resumable parser', () => {
     expect(p.parseLines(1000)).toBe(true);
     expect(p.linesParsed).toBe(23);
     expect(p.parseLines(10)).toBe(true);
-    expect(summary(p.result())).toEqual(summary(parseTrace(SAMPLE, { keepStatements: true })));
+    expect(parseSummary(p.result())).toEqual(parseSummary(parseTrace(SAMPLE, { keepStatements: true })));
     expect(p.result().program.events.op.length).toBe(p.result().program.events.count);
   });
 
@@ -209,7 +189,7 @@ describe('the resumable parser', () => {
         const p = new TraceParser(SAMPLE + 'raed 0\nread 0x1ffc = 1\n');
         let i = 0;
         while (!p.parseLines(chunks[i++ % chunks.length]!));
-        expect(summary(p.result())).toEqual(summary(parseTrace(SAMPLE + 'raed 0\nread 0x1ffc = 1\n')));
+        expect(parseSummary(p.result())).toEqual(parseSummary(parseTrace(SAMPLE + 'raed 0\nread 0x1ffc = 1\n')));
       }),
       { numRuns: 50 },
     );
