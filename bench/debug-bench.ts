@@ -207,7 +207,8 @@ export function cliReplayInProcess(file: string, audit: boolean): number {
   return performance.now() - t0;
 }
 
-function cliReplayProcess(file: string, audit: boolean): number | undefined {
+/** `mmutrace run [--audit] FILE` in a fresh Node process, as a user runs it (the adapter is a fresh process too), in ms. */
+export function cliReplayProcess(file: string, audit: boolean): number | undefined {
   const cli = [join(__dirname, 'cli.js'), resolve(process.cwd(), 'dist/cli.js')].find((c) => existsSync(c));
   if (!cli) return undefined;
   const t0 = performance.now();
