@@ -18,7 +18,7 @@
 // whole trace in the extension.
 
 import type { Machine } from '../engine';
-import { Op, type Program } from '../trace';
+import { Op, firstIndex, type Program } from '../trace';
 
 export const LINE_EFFECTS_REQUEST = 'lineEffects';
 export const LINE_EFFECTS_CAPABILITY = 'supportsLineEffectsRequest';
@@ -154,13 +154,7 @@ export class EffectLog {
   }
 
   private faultOf(row: number): number {
-    let lo = 0;
-    let hi = this.faults;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (this.faultRows[mid]! < row) lo = mid + 1;
-      else hi = mid;
-    }
+    const lo = firstIndex(this.faults, (k) => this.faultRows[k]! < row);
     return lo < this.faults && this.faultRows[lo] === row ? this.faultCodes[lo]! : -1;
   }
 

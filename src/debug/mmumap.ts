@@ -29,7 +29,7 @@ import {
   type ShadowPage,
   type VCpu,
 } from '../engine';
-import { Op } from '../trace';
+import { Op, firstIndex } from '../trace';
 import { PolicyTracker } from './compare';
 import { entryValue, guestFlags, hx, isGuestLeaf, rowText, shadowFlagNames } from './format';
 import type { TraceRuntime } from './runtime';
@@ -753,16 +753,7 @@ function timelineInfo(rt: TraceRuntime, maxBuckets: number): TimelineInfo {
   // The bucket of the current position: the last bucket starting at or before the current row.
   const p = rt.position;
   const cur = p.kind === 'end' ? Number.MAX_SAFE_INTEGER : p.row;
-  let position = -1;
-  let lo = 0;
-  let hi = buckets.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    if (buckets[mid]!.row <= cur) {
-      position = mid;
-      lo = mid + 1;
-    } else hi = mid - 1;
-  }
+  const position = firstIndex(buckets.length, (k) => buckets[k]!.row <= cur) - 1;
   return {
     policies,
     policy,

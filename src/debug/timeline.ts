@@ -33,7 +33,7 @@
 // The audit is more than half of a row's cost.
 
 import { imageBytes, type MachineSnapshot, type Machine, type StepRecorder } from '../engine';
-import { Op } from '../trace';
+import { Op, firstIndex } from '../trace';
 import { EffectLog } from './lineeffects';
 
 type ShadowImage = MachineSnapshot['shadow']['pages'][number];
@@ -423,14 +423,7 @@ export class Timeline {
   private violationsAtOrAfter(pos: number): number {
     if (pos > this.frontier) return -1;
     const cs = this.checkpoints;
-    let lo = 0;
-    let hi = cs.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (cs[mid]!.pos < pos) lo = mid + 1;
-      else hi = mid;
-    }
-    const c = cs[lo];
+    const c = cs[firstIndex(cs.length, (k) => cs[k]!.pos < pos)];
     return c ? (c.snap.audit?.violations.length ?? 0) : this.frontierViolations;
   }
 
@@ -450,15 +443,9 @@ export class Timeline {
   }
 
   private checkpointAtOrBefore(pos: number): Checkpoint {
+    // The first checkpoint is at row 0: there is always one.
     const cs = this.checkpoints;
-    let lo = 0;
-    let hi = cs.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (cs[mid]!.pos <= pos) lo = mid;
-      else hi = mid - 1;
-    }
-    return cs[lo]!;
+    return cs[Math.max(0, firstIndex(cs.length, (k) => cs[k]!.pos <= pos) - 1)]!;
   }
 
   /** Puts the machine exactly at the checkpoint taken at `pos` (a checkpoint position; backward scans start there). */
@@ -506,12 +493,5 @@ export class Timeline {
 function violationsBefore(auditor: Machine['auditor'], pos: number): number {
   if (!auditor) return 0;
   const v = auditor.violations;
-  let lo = 0;
-  let hi = v.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (v[mid]!.event < pos) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
+  return firstIndex(v.length, (k) => v[k]!.event < pos);
 }

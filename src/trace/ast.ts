@@ -2,6 +2,8 @@
 // and the editor consume. Lines and columns are 1-based; an end column is
 // exclusive (the column just after the last character).
 
+import { firstIndex } from './search';
+
 export type Mode = '32' | 'pae' | '64';
 export type Cpl = 'user' | 'kernel';
 export type Severity = 'error' | 'warning';
@@ -202,14 +204,7 @@ function popcount32(x: number): number {
  */
 /** The slot of row `i` in a sorted list of exception rows that holds it. */
 function exceptionSlot(rows: readonly number[], i: number): number {
-  let lo = 0;
-  let hi = rows.length - 1;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (rows[mid]! < i) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
+  return firstIndex(rows.length, (k) => rows[k]! < i);
 }
 
 export class EventTable {
@@ -332,14 +327,7 @@ export class EventTable {
 
   /** The first row on `line` or after it (`count` when there is none): rows are in line order. */
   rowAtOrAfterLine(line: number): number {
-    let lo = 0;
-    let hi = this.count;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.lineOf(mid) < line) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    return firstIndex(this.count, (row) => this.lineOf(row) < line);
   }
 
   /** The 1-based source line of row i. */
