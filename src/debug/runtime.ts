@@ -194,6 +194,9 @@ const PRIORITY: Record<string, number> = {
 
 export type RuntimeState = 'unloaded' | 'loaded' | 'stopped' | 'running' | 'terminated';
 
+/** The exception filters about what an event did, in the order their hits are listed (`expect` has rows of its own). */
+const EVENT_FILTERS = ['audit', 'guest-fault', 'flood', 'pte-write', 'vmexit'] as const satisfies readonly FilterId[];
+
 export class TraceRuntime {
   state: RuntimeState = 'unloaded';
   programPath = '';
@@ -1090,7 +1093,6 @@ export class TraceRuntime {
   /** What the event at `row` (just run) did that may stop: filters, data and function breakpoints. */
   private checkAfter(row: number, steps: HandlerStep[] | null): Point | null {
     const m = this.machine;
-    const mmu = m.mmu;
     // Most events trip nothing: say so before building anything (this runs after every event of a continue).
     if (m.error === null && this.dataBps.length === 0 && !(steps && steps.length && this.functionBps.length) && !this.someFilterTripped(row)) return null;
     this.evalLine = this.lineOfRow(row);
@@ -1100,13 +1102,7 @@ export class TraceRuntime {
     };
     if (m.error !== null) add({ type: 'error', filter: 'replay-error', text: `Replay error: ${m.error}` });
     const f = this.filters;
-    if (f.size) {
-      if (f.has('audit') && m.newViolations.length) this.filterHit('audit', add, () => `Audit violation: ${m.newViolations[0]!.message}`);
-      if (f.has('guest-fault') && mmu.fault >= 0) this.filterHit('guest-fault', add, () => `#PF ${describeErrorCode(mmu.fault)} injected into the guest`);
-      if (f.has('flood') && mmu.floodZapped) this.filterHit('flood', add, () => 'Write flood: shadow page zapped');
-      if (f.has('pte-write') && this.isPteWrite(row)) this.filterHit('pte-write', add, () => `Guest page-table write${mmu.exit?.outcome === 'emulate' ? ' (trapped)' : ' (not trapped)'}`);
-      if (f.has('vmexit') && mmu.exit !== null) this.filterHit('vmexit', add, () => `VM exit: ${mmu.exit!.reason === 'cr3' ? 'CR3 load' : `page fault (${mmu.exit!.outcome})`}`);
-    }
+    for (const id of EVENT_FILTERS) if (f.has(id) && this.filterTripped(id, row)) this.filterHit(id, add, () => this.filterText(id));
     for (const bp of this.dataBps) {
       if (!bp.verified) continue;
       const now = this.dataValue(bp.target);
@@ -1146,15 +1142,44 @@ export class TraceRuntime {
   private someFilterTripped(row: number): boolean {
     const f = this.filters;
     if (f.size === 0) return false;
+    for (const id of EVENT_FILTERS) if (f.has(id) && this.filterTripped(id, row)) return true;
+    return false;
+  }
+
+  /** What each filter of an event looks for in the event just run at `row`. */
+  private filterTripped(id: (typeof EVENT_FILTERS)[number], row: number): boolean {
     const m = this.machine;
     const mmu = m.mmu;
-    return (
-      (m.newViolations.length !== 0 && f.has('audit')) ||
-      (mmu.fault >= 0 && f.has('guest-fault')) ||
-      (mmu.floodZapped && f.has('flood')) ||
-      (mmu.exit !== null && f.has('vmexit')) ||
-      (f.has('pte-write') && this.isPteWrite(row))
-    );
+    switch (id) {
+      case 'audit':
+        return m.newViolations.length !== 0;
+      case 'guest-fault':
+        return mmu.fault >= 0;
+      case 'flood':
+        return mmu.floodZapped;
+      case 'pte-write':
+        return this.isPteWrite(row);
+      case 'vmexit':
+        return mmu.exit !== null;
+    }
+  }
+
+  /** A stop's description for a filter that tripped. */
+  private filterText(id: (typeof EVENT_FILTERS)[number]): string {
+    const m = this.machine;
+    const mmu = m.mmu;
+    switch (id) {
+      case 'audit':
+        return `Audit violation: ${m.newViolations[0]!.message}`;
+      case 'guest-fault':
+        return `#PF ${describeErrorCode(mmu.fault)} injected into the guest`;
+      case 'flood':
+        return 'Write flood: shadow page zapped';
+      case 'pte-write':
+        return `Guest page-table write${mmu.exit?.outcome === 'emulate' ? ' (trapped)' : ' (not trapped)'}`;
+      case 'vmexit':
+        return `VM exit: ${mmu.exit!.reason === 'cr3' ? 'CR3 load' : `page fault (${mmu.exit!.outcome})`}`;
+    }
   }
 
   private filterHit(id: FilterId, add: (h: Hit) => void, text: () => string): void {
