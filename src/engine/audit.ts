@@ -35,13 +35,19 @@ export interface Violation {
   vcpu?: number;
   gpte?: bigint;
   message: string;
-  /** Check 3: the known flaw of the 2007 design that most likely explains it (engine.md), 1..4. */
-  flaw?: number;
+  /**
+   * The known flaw that explains it (designs.md, "The audit names the flaw"):
+   * 1..4 of engine.md, or `unexplained` where no known flaw of the running
+   * policy does (a bug of the engine or of the contract).
+   */
+  flaw: FlawId;
   /** Row index of the event after which it was seen. */
   event: number;
 }
 
 const MAX_PATHS = 256;
+
+export type FlawId = 1 | 2 | 3 | 4 | 'unexplained';
 
 /** The known flaws of the 2007 design, in engine.md's order. */
 export const FLAWS = [
@@ -50,6 +56,11 @@ export const FLAWS = [
   'NX is copied from the leaf entry only',
   'aliased large pages share metaphysical shadow pages whatever their NX, D bit and parents',
 ] as const;
+
+/** `known flaw 2: …`, or that no known flaw of the policy explains it. */
+export function describeFlaw(flaw: FlawId, policy: string): string {
+  return flaw === 'unexplained' ? `no known flaw of \`${policy}\` explains it: a bug of the engine or of the contract` : `known flaw ${flaw}: ${FLAWS[flaw - 1]}`;
+}
 
 export class Auditor {
   private readonly seen = new Set<string>();
@@ -62,6 +73,13 @@ export class Auditor {
 
   get count(): number {
     return this.violations.length;
+  }
+
+  /** Distinct violations by the flaw that explains them (`audit.byFlaw`: `{ "4": 2 }`). */
+  byFlaw(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const v of this.violations) out[String(v.flaw)] = (out[String(v.flaw)] ?? 0) + 1;
+    return out;
   }
 
   snapshot(): { seen: string[]; violations: Violation[] } {
@@ -85,11 +103,11 @@ export class Auditor {
     return this.mmu.mem;
   }
 
-  private report(v: Omit<Violation, 'event'>, page: ShadowPage): void {
+  private report(v: Omit<Violation, 'event' | 'flaw'> & { flaw?: FlawId }, page: ShadowPage): void {
     const key = `${page.uid}:${v.index}:${v.check}`;
     if (this.seen.has(key)) return;
     this.seen.add(key);
-    const full = { ...v, event: this.event };
+    const full: Violation = { ...v, flaw: v.flaw ?? 'unexplained', event: this.event };
     this.violations.push(full);
     this.fresh.push(full);
   }
@@ -279,16 +297,25 @@ export class Auditor {
     return out;
   }
 
-  /** Which known flaw most likely let this entry through (a hint for people, not a proof). */
-  private classify(page: ShadowPage, spte: number, w: GuestWalk): number | undefined {
+  /**
+   * The known flaw that explains a check-3 violation (designs.md, "The audit
+   * names the flaw"): where several fit, the first of a metaphysical page
+   * (4), exec that a parent's NX refuses (3), under `update` W or U that a
+   * parent withholds on a page with one parent entry (1), otherwise W or U
+   * granted through a shared page (2). Anything else (a wrong frame, no
+   * translation, a missing A bit, W on a clean leaf of a guest table) no
+   * known flaw explains.
+   */
+  private classify(page: ShadowPage, spte: number, w: GuestWalk, ok: boolean): FlawId {
+    if (!ok || spteFrame(spte) !== hostFrameOf(w.gfn) || !w.allAccessed) return 'unexplained';
+    const f = spteFlags(spte);
+    const overW = (f & PT_WRITABLE) !== 0 && !w.accW;
+    const overU = (f & PT_USER) !== 0 && !w.accU;
+    const overX = this.mode.hasNx && !spteNx(spte) && w.anyNx;
     if (page.role.metaphysical) return 4;
-    const leafNx = this.mode.hasNx && w.leafNx;
-    if (!spteNx(spte) && w.anyNx && !leafNx) return 3;
-    const leafLo = w.pteLo[w.level]!;
-    const overW = (spteFlags(spte) & PT_WRITABLE) !== 0 && !w.accW && (leafLo & PT_WRITABLE) !== 0;
-    const overU = (spteFlags(spte) & PT_USER) !== 0 && !w.accU && (leafLo & PT_USER) !== 0;
-    if (overW || overU) return page.parents.length > 1 || this.mmu.policy.name !== 'update' ? 2 : 1;
-    return undefined;
+    if (overX && !w.leafNx) return 3;
+    if (overW || overU) return this.mmu.policy.name === 'update' && page.parents.length === 1 ? 1 : 2;
+    return 'unexplained';
   }
 
   private check3Leaf(v: VCpu, page: ShadowPage, index: number, va: number): void {
@@ -309,7 +336,7 @@ export class Auditor {
       if (!w.allAccessed) problems.push('a guest entry on the path lacks A');
     }
     if (problems.length === 0) return;
-    const flaw = ok ? this.classify(page, spte, w) : undefined;
+    const flaw = this.classify(page, spte, w, ok);
     const lo = w.pteLo[w.level]!;
     const hi = w.pteHi[w.level]!;
     const gpte = this.mode.entrySize === 8 ? (BigInt(hi) << 32n) | BigInt(lo) : BigInt(lo);
@@ -323,7 +350,7 @@ export class Auditor {
         va: displayVa(va, this.mode.name as Mode),
         vcpu: v.id,
         gpte,
-        message: `shadow pte for ${hex(displayVa(va, this.mode.name))} on vCPU ${v.id} ${problems.join('; ')}${flaw ? ` (known flaw ${flaw}: ${FLAWS[flaw - 1]})` : ''}`,
+        message: `shadow pte for ${hex(displayVa(va, this.mode.name))} on vCPU ${v.id} ${problems.join('; ')} (${describeFlaw(flaw, this.mmu.policy.name)})`,
         flaw,
       },
       page,

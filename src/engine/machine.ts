@@ -7,7 +7,7 @@ import { EF_HAS_VALUE, EF_KERNEL, EF_USER, Op, type ExpectStmt, type Program } f
 import { Auditor, type Violation } from './audit';
 import { MachineEnv } from './env';
 import type { GuestMemory, MemorySnapshot } from './memory';
-import { Mmu, type AccessResult, type ExitCounters, type ExitInfo, type StoreInfo, type VCpu } from './mmu';
+import { Mmu, type AccessResult, type ExitCounters, type ExitInfo, type Incident, type StoreInfo, type VCpu } from './mmu';
 import { MODES, type PagingMode } from './paging';
 import { POLICY_NAMES, getPolicy, type Policy } from './policy';
 import { buildGuestImage, pteEntryAddress } from './setup';
@@ -50,12 +50,20 @@ export interface Summary {
   faults: number;
   shadow: ShadowStats & { pagesAlive: number };
   expectations: { passed: number; failed: number };
-  audit: { violations: number };
+  /** Accesses 2007 would have retried forever, and loops of its host code (engine.md, "Counting"). */
+  livelocks: number;
+  hangs: number;
+  audit: { violations: number; byFlaw: Record<string, number> };
   /** For each label that was reached: the VM exits from that event to the end of the replay. */
   fromLabel: Record<string, { exits: number }>;
 }
 
 export class MachineError extends Error {}
+
+/** A livelock or hang (engine.md), with the row of the event where it happened. */
+export interface RowIncident extends Incident {
+  readonly event: number;
+}
 
 const ACCESS_OK: AccessResult = Object.freeze({ ok: true, fault: -1 });
 
@@ -93,6 +101,8 @@ export class Machine {
   error: string | null = null;
   expectations = { passed: 0, failed: 0 };
   failures: ExpectResult[] = [];
+  /** Every livelock and hang of the run so far, in order. */
+  incidents: RowIncident[] = [];
   readonly env: MachineEnv;
   /** Row → labels on it, and exits.total when each label's row was about to run. */
   private readonly labelRows = new Map<number, string[]>();
@@ -239,6 +249,7 @@ export class Machine {
     last.fault = this.mmu.fault;
     last.zapped = this.shadow.stats.sptesZapped - zapped0;
     last.updated = this.shadow.stats.sptesUpdated - updated0;
+    if (this.mmu.incidents.length) for (const inc of this.mmu.incidents) this.incidents.push({ ...inc, event: i });
     if (this.auditor && !this.auditPaused) {
       this.newViolations = this.auditMode === 'full' ? this.auditor.full(i) : this.auditor.incremental(i, reloaded ?? []);
     }
@@ -295,7 +306,9 @@ export class Machine {
       faults: this.mmu.faults,
       shadow: { ...this.shadow.stats, pagesAlive: this.shadow.alive },
       expectations: { ...this.expectations },
-      audit: { violations: this.auditor?.count ?? 0 },
+      livelocks: this.mmu.livelocks,
+      hangs: this.mmu.hangs,
+      audit: { violations: this.auditor?.count ?? 0, byFlaw: this.auditor?.byFlaw() ?? {} },
       fromLabel: Object.fromEntries([...this.exitsAtLabel].map(([n, at]) => [n, { exits: this.mmu.exits.total - at }])),
     };
   }
@@ -318,6 +331,9 @@ export class Machine {
       lastEventRow: this.lastEventRow,
       expectations: { ...this.expectations },
       failures: this.failures.length,
+      incidents: this.incidents.length,
+      livelocks: this.mmu.livelocks,
+      hangs: this.mmu.hangs,
       exitsAtLabel: new Map(this.exitsAtLabel),
       mem: opts.memory === false ? undefined : this.mem.snapshot(),
       shadow: this.shadow.snapshot(),
@@ -346,6 +362,9 @@ export class Machine {
     this.lastEventRow = s.lastEventRow;
     this.expectations = { ...s.expectations };
     this.failures.length = s.failures;
+    this.incidents.length = s.incidents;
+    this.mmu.livelocks = s.livelocks;
+    this.mmu.hangs = s.hangs;
     this.exitsAtLabel = new Map(s.exitsAtLabel);
     if (s.mem) this.mem.restore(s.mem);
     this.shadow.restore(s.shadow);
@@ -380,6 +399,9 @@ export interface MachineSnapshot {
   readonly lastEventRow: number;
   readonly expectations: { passed: number; failed: number };
   readonly failures: number;
+  readonly incidents: number;
+  readonly livelocks: number;
+  readonly hangs: number;
   readonly exitsAtLabel: ReadonlyMap<string, number>;
   readonly mem: MemorySnapshot | undefined;
   readonly shadow: ShadowSnapshot;

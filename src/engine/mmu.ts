@@ -21,7 +21,7 @@ import {
 import type { GuestMemory } from './memory';
 import { shadowIndex, type PagingMode } from './paging';
 import type { Policy } from './policy';
-import { hostFrameOf, roleWordOf, type ShadowMmu, type ShadowPage } from './shadow';
+import { ACC_REC_U, ACC_REC_W, hostFrameOf, roleWordOf, type ShadowMmu, type ShadowPage } from './shadow';
 import {
   ACC_EXEC,
   ACC_WRITE,
@@ -85,6 +85,35 @@ export interface AccessResult {
   readonly fault: number;
 }
 
+/**
+ * Where 2007 would have looped forever (engine.md, "The retry" and
+ * "Reclaim"): a `livelock` is an access the guest would retry forever, a
+ * `hang` a loop in the host's own code. `fn` is the 2007 function that loops.
+ */
+export interface Incident {
+  readonly kind: 'livelock' | 'hang';
+  /**
+   * Livelocks: `refused` (a present leaf whose recorded access, or NX,
+   * refuses what this path allows), `self-map` (a user write to the page
+   * table that maps it), `root-kept` (a user write to a frame a root in use
+   * keeps shadowed). Hangs: `reclaim` or `unshadow`.
+   */
+  readonly cause: 'refused' | 'self-map' | 'root-kept' | 'reclaim' | 'unshadow';
+  readonly fn: string;
+  readonly message: string;
+}
+
+/** An access that has taken this many `fill` exits in a row without completing is a livelock. */
+export const LIVELOCK_FILLS = 4;
+
+/** Why the last `fill` exit left the access refused (for the livelock's message). */
+const enum FillWhy {
+  Fixed,
+  Refused,
+  Unshadowed,
+  RootKept,
+}
+
 /** A guest store to memory that may be a page-table entry (for the debugger's pte-write filter). */
 export interface StoreInfo {
   gpa: number;
@@ -96,10 +125,17 @@ export class Mmu {
   readonly vcpus: VCpu[] = [];
   exits: ExitCounters = emptyExits();
   faults = 0;
-  /** Set by the handlers of the current event. */
+  /** Set by the handlers of the current event: its last exit, and all of them in order (retries included). */
   exit: ExitInfo | null = null;
+  readonly eventExits: ExitInfo[] = [];
   fault = -1;
   floodZapped = false;
+  /** Accesses 2007 would have retried forever, and loops of its host code (engine.md, "Counting"). */
+  livelocks = 0;
+  hangs = 0;
+  /** The current event's livelocks and hangs, in order. */
+  incidents: Incident[] = [];
+  private fillWhy = FillWhy.Fixed;
   /** The current event's store (rewritten by the next one: read it, don't keep it). */
   store: StoreInfo | null = null;
   private readonly storeInfo: StoreInfo = { gpa: 0, size: 0, trapped: false };
@@ -122,9 +158,30 @@ export class Mmu {
 
   beginEvent(): void {
     this.exit = null;
+    if (this.eventExits.length) this.eventExits.length = 0;
     this.fault = -1;
     this.floodZapped = false;
     this.store = null;
+    if (this.incidents.length) this.incidents = [];
+  }
+
+  private hang(cause: 'reclaim' | 'unshadow', fn: string, message: string): void {
+    this.hangs++;
+    this.incidents.push({ kind: 'hang', cause, fn, message });
+    this.shadow.rec?.step(fn, `hang: ${message}`);
+  }
+
+  /** Reclaim at the start of an exit (kvm_mmu_free_some_pages); a reclaim that finds only roots in use is a hang. */
+  private reclaim(): void {
+    const sh = this.shadow;
+    if (!sh.freeSomePages()) return;
+    this.hang(
+      'reclaim',
+      'kvm_mmu_free_some_pages',
+      sh.alive === 0
+        ? `kvm_mmu_free_some_pages would loop forever: no shadow page is left, and only ${sh.free} of shadow-pages ${sh.limit} are free`
+        : `kvm_mmu_free_some_pages would loop forever: only roots in use are left (${sh.alive} pages, each emptied once), and ${sh.free} of shadow-pages ${sh.limit} are free`,
+    );
   }
 
   private countExit(reason: ExitReason, outcome?: ExitOutcome): void {
@@ -145,6 +202,7 @@ export class Mmu {
         this.exit = EXIT_EMULATE;
       }
     }
+    this.eventExits.push(this.exit);
   }
 
   /** The last guest walk (the debugger's walk view reads it right after an event). */
@@ -174,66 +232,150 @@ export class Mmu {
   // -------------------------------------------------------------------------
   // Accesses
 
-  /** A guest read, write or exec of `va`: completes in the shadow, or exits to page_fault. */
-  /** A guest access; returns true when it completed, false when a #PF was injected (its error code in `fault`). */
+  /**
+   * A guest read, write or exec of `va`. The hardware walks the shadow; where
+   * it refuses, a page-fault exit, after which the guest retries (engine.md,
+   * "The retry"), until the access completes, a #PF is injected, or it has
+   * taken LIVELOCK_FILLS `fill` exits in a row (a livelock: it then completes
+   * as the guest walk says). Returns true when it completed, false when a #PF
+   * was injected (its error code in `fault`).
+   */
   access(vcpu: VCpu, va: number, kind: AccessKind, user: boolean, lo: number, hi: number, size: number, hasValue: boolean): boolean {
-    const spte = this.shadowLeaf(vcpu, va);
-    if (spte !== 0) {
-      const f = spteFlags(spte);
-      const allowed =
-        (kind !== ACC_WRITE || (f & PT_WRITABLE) !== 0) && (!user || (f & PT_USER) !== 0) && (kind !== ACC_EXEC || !spteNx(spte));
-      if (allowed) {
-        if (kind === ACC_WRITE && hasValue) {
-          const gpa = (spteFrame(spte) - HOST_FRAME_OFFSET) * PAGE_SIZE + (va & PAGE_MASK);
-          this.mem.writeLoHi(gpa, lo, hi, size);
+    for (let fills = 0; ; ) {
+      const spte = this.shadowLeaf(vcpu, va);
+      if (spte !== 0) {
+        const f = spteFlags(spte);
+        const allowed =
+          (kind !== ACC_WRITE || (f & PT_WRITABLE) !== 0) && (!user || (f & PT_USER) !== 0) && (kind !== ACC_EXEC || !spteNx(spte));
+        if (allowed) {
+          if (kind === ACC_WRITE && hasValue) {
+            const gpa = (spteFrame(spte) - HOST_FRAME_OFFSET) * PAGE_SIZE + (va & PAGE_MASK);
+            this.mem.writeLoHi(gpa, lo, hi, size);
+          }
+          return true;
         }
+      }
+      const outcome = this.pageFault(vcpu, va, kind, user, lo, hi, size, hasValue, fills);
+      if (outcome === 'inject') return false;
+      if (outcome === 'emulate') return true;
+      if (++fills === LIVELOCK_FILLS) {
+        this.livelock(va, kind, user);
+        // The event completes as the guest walk says: A and D were set by each walk, the store lands.
+        if (kind === ACC_WRITE && hasValue) this.mem.writeLoHi(this.walk.gpa, lo, hi, size);
         return true;
       }
     }
-    return this.pageFault(vcpu, va, kind, user, lo, hi, size, hasValue);
   }
 
-  /** FNAME(page_fault): one exit, reason page-fault. */
-  private pageFault(vcpu: VCpu, va: number, kind: AccessKind, user: boolean, lo: number, hi: number, size: number, hasValue: boolean): boolean {
+  /** Counts and reports a livelock, with the reason the last `fill` left the access refused. */
+  private livelock(va: number, kind: AccessKind, user: boolean): void {
+    const what = `${kind === ACC_WRITE ? 'write' : kind === ACC_EXEC ? 'fetch' : 'read'} of ${hex(va)} by ${user ? 'user' : 'kernel'}`;
+    const gfn = hex(this.walk.gfn);
+    let fn: string;
+    let why: string;
+    let cause: Incident['cause'];
+    switch (this.fillWhy) {
+      case FillWhy.Unshadowed:
+        cause = 'self-map';
+        fn = this.fname('fix_write_pf');
+        why = `the user write to gfn ${gfn}, a page table on its own path, unshadows it, and the next ${this.fname('fetch')} shadows it again`;
+        break;
+      case FillWhy.RootKept:
+        cause = 'root-kept';
+        fn = this.fname('fix_write_pf');
+        why = `a root in use keeps gfn ${gfn} shadowed, so the user write never gets a writable shadow pte`;
+        break;
+      default:
+        cause = 'refused';
+        fn = this.fname(kind === ACC_WRITE ? 'fix_write_pf' : 'page_fault');
+        why =
+          'the present leaf shadow pte was built through a path that allowed less (its recorded access, or NX), ' +
+          `and ${this.fname('fetch')} returns it as it stands, so nothing is fixed`;
+    }
+    const message = `the guest would retry this ${what} forever: ${LIVELOCK_FILLS} fill exits in a row, and ${why}`;
+    this.livelocks++;
+    this.incidents.push({ kind: 'livelock', cause, fn, message });
+    this.shadow.rec?.step(fn, `livelock: ${message}; the event completes as the guest walk says`);
+  }
+
+  /** FNAME(page_fault): one exit, reason page-fault. `retry` counts the fill exits before it in this access. */
+  private pageFault(vcpu: VCpu, va: number, kind: AccessKind, user: boolean, lo: number, hi: number, size: number, hasValue: boolean, retry: number): ExitOutcome {
     const rec = this.shadow.rec;
     if (rec) {
       const what = `${kind === ACC_WRITE ? 'write' : kind === ACC_EXEC ? 'fetch' : 'read'} of ${hex(va)} by ${user ? 'user' : 'kernel'}`;
-      rec.enter(this.fname('page_fault'), `VM exit: page fault on ${what}`);
+      rec.enter(this.fname('page_fault'), `VM exit: page fault on ${what}${retry ? ` (retry ${retry}: the shadow still refuses it)` : ''}`);
     }
-    this.shadow.freeSomePages();
+    this.reclaim();
     const w = this.walk;
     const ok = walkAddr(this.mem, this.mode, vcpu, va, kind, user, WALK_SET_BITS | WALK_CHECK_PERMS, w);
     if (rec) this.recordWalk(w, va);
+    let outcome: ExitOutcome;
     if (!ok) {
       rec?.step('inject_page_fault', `guest walk faulted at L${w.level}: #PF ${describeErrorCode(w.errorCode)} injected into the guest`);
       this.countExit('page-fault', 'inject');
       this.faults++;
       this.fault = w.errorCode;
       vcpu.lastPtWriteCount = 0;
+      outcome = 'inject';
     } else {
       const leaf = this.fetch(vcpu, va, w);
-      const write = kind === ACC_WRITE;
-      if (write && this.shadow.isShadowed(w.gfn)) {
-        if (!user) {
-          rec?.enter('emulate_store', `kernel write to gfn ${hex(w.gfn)}, a shadowed guest page table: the store is emulated`);
-          this.countExit('page-fault', 'emulate');
-          this.storeLanded(w.gpa, lo, hi, size, hasValue);
-          this.pteWrite(vcpu, w.gpa, size);
-          rec?.leave();
-        } else {
-          this.unshadow(w.gfn, leaf, shadowIndex(va, 1));
-          this.countExit('page-fault', 'fill');
-          vcpu.lastPtWriteCount = 0;
-          if (hasValue) this.mem.writeLoHi(w.gpa, lo, hi, size);
-        }
-      } else {
+      const index = shadowIndex(va, 1);
+      this.fillWhy = FillWhy.Fixed;
+      if (kind === ACC_WRITE) outcome = this.fixWritePf(vcpu, leaf, index, w, user, lo, hi, size, hasValue);
+      else {
+        // fix_read_pf, with CR0.WP set: nothing to fix.
+        outcome = 'fill';
+        if (!this.leafAllows(leaf.entry(index), kind, user)) this.fillWhy = FillWhy.Refused;
+      }
+      if (outcome === 'fill') {
         this.countExit('page-fault', 'fill');
         vcpu.lastPtWriteCount = 0;
-        if (write && hasValue) this.mem.writeLoHi(w.gpa, lo, hi, size);
       }
     }
     rec?.leave();
-    return ok;
+    return outcome;
+  }
+
+  /** True when a leaf shadow entry allows the access (what the hardware checks). */
+  private leafAllows(spte: number, kind: AccessKind, user: boolean): boolean {
+    if (spte === 0) return false;
+    const f = spteFlags(spte);
+    return (kind !== ACC_WRITE || (f & PT_WRITABLE) !== 0) && (!user || (f & PT_USER) !== 0) && (kind !== ACC_EXEC || !spteNx(spte));
+  }
+
+  /**
+   * FNAME(fix_write_pf): a write fault on a leaf that fetch left present.
+   * Only where its recorded access allows the write: a kernel write to a
+   * shadowed frame is emulated, a user write unshadows it, otherwise W is
+   * added.
+   */
+  private fixWritePf(vcpu: VCpu, leaf: ShadowPage, index: number, w: GuestWalk, user: boolean, lo: number, hi: number, size: number, hasValue: boolean): ExitOutcome {
+    const rec = this.shadow.rec;
+    const acc = leaf.access(index);
+    if ((acc & ACC_REC_W) === 0 || (user && (acc & ACC_REC_U) === 0)) {
+      rec?.step(this.fname('fix_write_pf'), `the leaf's recorded access (${describeRecordedAccess(acc)}) refuses a ${user ? 'user' : 'kernel'} write: nothing fixed`);
+      this.fillWhy = FillWhy.Refused;
+      return 'fill';
+    }
+    if (this.shadow.isShadowed(w.gfn)) {
+      if (!user) {
+        rec?.enter('emulate_store', `kernel write to gfn ${hex(w.gfn)}, a shadowed guest page table: the store is emulated`);
+        this.countExit('page-fault', 'emulate');
+        this.storeLanded(w.gpa, lo, hi, size, hasValue);
+        this.pteWrite(vcpu, w.gpa, size);
+        rec?.leave();
+        return 'emulate';
+      }
+      this.unshadow(w.gfn, leaf, index);
+      return 'fill';
+    }
+    const spte = leaf.entry(index);
+    if ((spteFlags(spte) & PT_WRITABLE) === 0) {
+      // Entries are exact numbers above 2^32 (bits.ts): add W, never `|`.
+      this.shadow.setSpte(leaf, index, spte + PT_WRITABLE);
+      if (rec) rec.step(this.fname('fix_write_pf'), `leaf spte in ${leaf.describe()} [${index}] made writable`).sptes = [{ page: leaf.uid, index }];
+    }
+    return 'fill';
   }
 
   private recordWalk(w: GuestWalk, va: number): void {
@@ -260,7 +402,9 @@ export class Mmu {
 
   /**
    * FNAME(fetch): descends the shadow from the vCPU's root, creating each
-   * missing shadow page, and (re)builds the leaf shadow entry from the walk.
+   * missing shadow page, and builds the leaf shadow entry from the walk where
+   * it is missing (a present leaf is returned as it stands), recording the
+   * walk's access (W and U where every level allowed them).
    * Returns the leaf's page (its index is `shadowIndex(va, 1)`).
    */
   private fetch(vcpu: VCpu, va: number, w: GuestWalk): ShadowPage {
@@ -277,21 +421,33 @@ export class Mmu {
       page = this.shadow.getPageByWord(this.childGfn(va, level - 1, w), this.childRole(va, level - 1, w), page, index);
     }
     const index = shadowIndex(va, 1);
-    const spte = this.leafSpte(w);
-    this.shadow.setSpte(page, index, spte);
-    if (rec) {
-      rec.step(this.fname(w.level > 1 ? 'set_pde' : 'set_pte'), `leaf spte ${hex(spte)} in ${page.describe()} [${index}]: ${describeSpte(spte)}`).sptes = [
-        { page: page.uid, index },
-      ];
+    const cur = page.entry(index);
+    if (cur !== 0) {
+      // 2007's fetch returns a present leaf as it stands, with the access recorded when it was built.
+      rec?.step(this.fname('fetch'), `leaf spte ${hex(cur)} in ${page.describe()} [${index}] is present: returned as it stands (recorded access ${describeRecordedAccess(page.access(index))})`);
+    } else {
+      const spte = this.leafSpte(w);
+      this.shadow.setSpte(page, index, spte);
+      page.storeAccess(index, (w.accW ? ACC_REC_W : 0) | (w.accU ? ACC_REC_U : 0));
+      if (rec) {
+        rec.step(this.fname(w.level > 1 ? 'set_pde' : 'set_pte'), `leaf spte ${hex(spte)} in ${page.describe()} [${index}]: ${describeSpte(spte)}`).sptes = [
+          { page: page.uid, index },
+        ];
+      }
     }
     rec?.leave();
     return page;
   }
 
-  /** The guest frame that keys the shadow page at `level` for this walk: the guest table, or below a guest large entry the large page's frames (metaphysical). */
+  /**
+   * The guest frame that keys the shadow page at `level` for this walk: the
+   * guest table, or below a guest large entry the large entry's frame bits as
+   * written (2007 did not mask them: bit 12, PAT, keys another page),
+   * plus 512 frames for each 2 MiB into a 1 GiB page (metaphysical).
+   */
   private childGfn(va: number, level: number, w: GuestWalk): number {
     if (w.level <= level) return w.tableGfn[level]!;
-    let gfn = w.leafFrame(this.mode);
+    let gfn = entryFrame(this.mode, w.pteLo[w.level]!, w.pteHi[w.level]!);
     if (w.level === 3 && level === 1) gfn += ((va >>> 21) & 511) * 512;
     return gfn;
   }
@@ -317,19 +473,37 @@ export class Mmu {
     return makeSpte(hostFrameOf(w.gfn), flags, this.mode.hasNx && w.leafNx);
   }
 
-  /** A user write to a shadowed frame: user code does not write page tables, so every shadow page of it goes. */
+  /**
+   * A user write to a shadowed frame (fix_write_pf): user code does not
+   * write page tables, so every shadow page of the frame is zapped, newest
+   * first (kvm_mmu_lookup_page in a loop). A root in use stays keyed and
+   * shadowed, and 2007's loop would find it forever: each page is zapped
+   * once and the loop is reported as a hang.
+   */
   private unshadow(gfn: number, leaf: ShadowPage, index: number): void {
     const rec = this.shadow.rec;
-    rec?.enter(this.fname('page_fault'), `user write to gfn ${hex(gfn)}, a shadowed frame: unshadow it`);
+    const fn = this.fname('fix_write_pf');
+    rec?.enter(fn, `user write to gfn ${hex(gfn)}, a shadowed frame: unshadow it`);
     this.shadow.stats.unshadowed++;
-    for (const p of [...(this.shadow.hash.get(gfn) ?? [])]) {
-      if (!p.role.metaphysical) this.shadow.zapPage(p, 'user write: not a page table any more');
+    const list = this.shadow.hash.get(gfn) ?? [];
+    const pages: ShadowPage[] = [];
+    for (let k = list.length - 1; k >= 0; k--) if (!list[k]!.role.metaphysical) pages.push(list[k]!);
+    let kept: ShadowPage | null = null;
+    for (const p of pages) {
+      this.shadow.zapPage(p, 'user write: not a page table any more');
+      if (p.alive && kept === null) kept = p;
+    }
+    if (kept !== null) {
+      this.fillWhy = FillWhy.RootKept;
+      this.hang('unshadow', fn, `${fn} would loop forever: the user write to gfn ${hex(gfn)} unshadows it, but ${kept.describe()} is a root in use, stays keyed, and kvm_mmu_lookup_page finds it again`);
     }
     const spte = leaf.entry(index);
     if (leaf.alive && spte !== 0 && !this.shadow.isShadowed(gfn)) {
       // Entries are exact numbers above 2^32 (bits.ts): add W, never `|` (ToInt32 would drop the frame's high bits and NX).
       this.shadow.setSpte(leaf, index, spteFlags(spte) & PT_WRITABLE ? spte : spte + PT_WRITABLE);
-      rec?.step('set_pte', `leaf spte in ${leaf.describe()} [${index}] made writable`);
+      if (rec) rec.step('set_pte', `leaf spte in ${leaf.describe()} [${index}] made writable`).sptes = [{ page: leaf.uid, index }];
+    } else if (kept === null) {
+      this.fillWhy = FillWhy.Unshadowed;
     }
     rec?.leave();
   }
@@ -356,10 +530,19 @@ export class Mmu {
     }
     const rec = this.shadow.rec;
     rec?.enter(this.fname('page_fault'), `VM exit: write to ${hex(gpa)}, in a write-protected guest page table (gfn ${hex(gfn)}): emulate it`);
-    this.countExit('page-fault', 'emulate');
-    this.shadow.freeSomePages();
+    this.reclaim();
     this.mem.writeLoHi(gpa, lo, hi, size);
-    this.pteWrite(vcpu, gpa, size);
+    if (this.shadow.isShadowed(gfn)) {
+      // Still shadowed after the reclaim: the store is emulated.
+      this.countExit('page-fault', 'emulate');
+      this.pteWrite(vcpu, gpa, size);
+    } else {
+      // The exit's own reclaim zapped every shadow page of the frame: nothing to emulate; the
+      // direct map is made writable and the guest's store completes on the retry.
+      rec?.step(this.fname('page_fault'), `reclaim unshadowed gfn ${hex(gfn)}: nothing to emulate, the store completes on the retry`);
+      this.countExit('page-fault', 'fill');
+      vcpu.lastPtWriteCount = 0;
+    }
     rec?.leave();
   }
 
@@ -436,13 +619,13 @@ export class Mmu {
   // -------------------------------------------------------------------------
   // CR3
 
-  /** new_cr3: one exit; reclaim while the old roots are in use, then release them and build the new ones. */
+  /** new_cr3: one exit; the old roots are released (mmu_free_roots), then reclaim runs, then the new roots are found or built. */
   loadCr3(vcpu: VCpu, cr3: number): void {
     const rec = this.shadow.rec;
     rec?.enter('new_cr3', `VM exit: CR3 load of ${hex(cr3)} on vCPU ${vcpu.id}`);
     this.countExit('cr3');
-    this.shadow.freeSomePages();
     this.freeRoots(vcpu);
+    this.reclaim();
     this.setCr3(vcpu, cr3);
     this.allocRoots(vcpu);
     rec?.leave();
@@ -491,6 +674,12 @@ export class Mmu {
       vcpu.paeRoot[i] = p;
     }
   }
+}
+
+/** A recorded access as flag names (`W U`, `-`). */
+export function describeRecordedAccess(acc: number): string {
+  const names = [acc & ACC_REC_W ? 'W' : '', acc & ACC_REC_U ? 'U' : ''].filter(Boolean);
+  return names.length ? names.join(' ') : '-';
 }
 
 /** `P W U A D NX → host frame 0x...` */

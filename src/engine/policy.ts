@@ -3,7 +3,7 @@
 
 import { PT_ACCESSED, PT_DIRTY, PT_NX_HI, PT_PRESENT, PT_USER, PT_WRITABLE, hex, makeSpte } from './bits';
 import type { PagingMode } from './paging';
-import { hostFrameOf, type ShadowMmu, type ShadowPage } from './shadow';
+import { ACC_REC_U, ACC_REC_W, hostFrameOf, type ShadowMmu, type ShadowPage } from './shadow';
 import { entryFrame } from './walk';
 
 export interface Policy {
@@ -51,12 +51,15 @@ export const updatePolicy: Policy = {
     }
     // FNAME(set_pte) with access_bits = 6: W and U from the guest pte alone.
     let access = lo & (PT_WRITABLE | PT_USER);
+    // set_pte_common records access_bits (6 & gpte) in the entry's spare bits: the leaf's own W and U.
+    const recorded = (access & PT_WRITABLE ? ACC_REC_W : 0) | (access & PT_USER ? ACC_REC_U : 0);
     const gfn = entryFrame(mode, lo, hi);
     if ((lo & PT_DIRTY) === 0) access &= ~PT_WRITABLE;
     if (access & PT_WRITABLE && mmu.isShadowed(gfn)) access &= ~PT_WRITABLE;
     const nx = mode.hasNx && (hi & PT_NX_HI) !== 0;
     const spte = makeSpte(hostFrameOf(gfn), (lo & (PT_PRESENT | PT_ACCESSED | PT_DIRTY)) | access, nx);
     mmu.setSpte(page, index, spte);
+    page.storeAccess(index, recorded);
     mmu.stats.sptesUpdated++;
     rec?.step(fname, `installed spte ${hex(spte)} in ${page.describe()} [${index}] from new gpte (W and U from the leaf alone)`);
   },

@@ -66,6 +66,16 @@ export interface ParentLink {
 }
 
 const NO_VALUES = new Float64Array(0);
+const NO_ACCESS = new Uint8Array(0);
+
+/**
+ * A leaf's recorded access (2007's PT_SHADOW_WRITABLE and PT_SHADOW_USER,
+ * kept in the entry's spare bits): what the walk that built it allowed.
+ * Kept beside the entry, not in it, so that entries hold only the
+ * architectural bits (engine.md, "Shadow entry bits").
+ */
+export const ACC_REC_W = 1;
+export const ACC_REC_U = 2;
 /** After the 512 slots, a bitmap of the present entries (value ≠ 0): 32 words of 16 bits. */
 const PRESENT_WORDS = PT64_ENT_PER_PAGE / 16;
 const SLOTS_LENGTH = PT64_ENT_PER_PAGE + PRESENT_WORDS;
@@ -95,6 +105,8 @@ export class ShadowPage {
   // nextEntry() find them in index order without reading all 512).
   private slots = freeSlots.pop() ?? new Uint16Array(SLOTS_LENGTH);
   private vals: Float64Array = NO_VALUES;
+  /** By slot: the entry's recorded access (ACC_REC_W | ACC_REC_U), for leaves. */
+  private accs: Uint8Array = NO_ACCESS;
   private readonly kids: (ShadowPage | null)[] | null;
   private used = 0;
   private readonly links: ParentLink[] = [];
@@ -145,6 +157,24 @@ export class ShadowPage {
   entry(i: number): number {
     const s = this.slots[i]!;
     return s === 0 ? 0 : this.vals[s - 1]!;
+  }
+
+  /** The recorded access of entry i (ACC_REC_W | ACC_REC_U; meaningful while the entry is present). */
+  access(i: number): number {
+    const s = this.slots[i]!;
+    return s === 0 ? 0 : this.accs[s - 1]!;
+  }
+
+  /** Records the access of entry i (set with the entry by fetch and update_pte). */
+  storeAccess(i: number, a: number): void {
+    let s = this.slots[i]!;
+    if (s === 0) {
+      if (a === 0) return;
+      s = this.slotFor(i);
+    }
+    if (this.accs[s - 1] === a) return;
+    this.accs[s - 1] = a;
+    this.changed = true;
   }
 
   /** Level > 1: the shadow page entry i points to, or null. */
@@ -208,9 +238,13 @@ export class ShadowPage {
   private slotFor(i: number): number {
     if (this.slots === NO_SLOTS) throw new Error(`engine bug: an entry written into ${this.describe()} after it was freed`);
     if (this.used === this.vals.length) {
-      const v = new Float64Array(Math.min(PT64_ENT_PER_PAGE, Math.max(4, this.used * 2)));
+      const n = Math.min(PT64_ENT_PER_PAGE, Math.max(4, this.used * 2));
+      const v = new Float64Array(n);
       v.set(this.vals);
       this.vals = v;
+      const a = new Uint8Array(n);
+      a.set(this.accs);
+      this.accs = a;
     }
     this.kids?.push(null);
     this.slots[i] = ++this.used;
@@ -287,6 +321,7 @@ export class ShadowPage {
     this.slots.fill(0);
     // A slot handed out again must read as an empty entry until it is written.
     this.vals.fill(0, 0, this.used);
+    this.accs.fill(0, 0, this.used);
     this.used = 0;
     if (this.kids !== null) this.kids.length = 0;
     this.links.length = 0;
@@ -302,7 +337,8 @@ export class ShadowPage {
     let k = 0;
     for (let i = this.nextEntry(0); i >= 0; i = this.nextEntry(i + 1)) {
       const s = this.slots[i]! - 1;
-      data[k] = i;
+      // The index and, above it, the recorded access (indexes are below 512).
+      data[k] = i + PT64_ENT_PER_PAGE * this.accs[s]!;
       data[n + k] = this.vals[s]!;
       if (kids) data[2 * n + k] = kids[s]?.uid ?? 0;
       k++;
@@ -678,21 +714,38 @@ export class ShadowMmu {
 
   /**
    * kvm_mmu_free_some_pages: when fewer than 5 pages are free, zaps the
-   * oldest pages that are not roots in use until 25 are free or none is left.
+   * oldest page again and again until 25 are free. The oldest page may be a
+   * root in use: it is emptied and becomes the youngest, not freed (as 2007
+   * did). Where the oldest page is a root in use that this reclaim has
+   * already emptied (only roots in use are left), or no page is left, 2007
+   * looped forever: the reclaim stops and returns true (a hang).
    */
-  freeSomePages(): void {
-    if (this.free >= MIN_FREE_PAGES) return;
-    this.rec?.enter('kvm_mmu_free_some_pages', `${this.free} of ${this.limit} shadow pages free (fewer than ${MIN_FREE_PAGES}): zapping the oldest`);
-    let p = this.oldest;
-    while (this.free < REFILL_PAGES && p) {
-      const next: ShadowPage | null = p.younger;
-      if (p.rootCount === 0) {
-        this.stats.reclaimed++;
-        this.zapPage(p, 'reclaimed (oldest page not in use as a root)');
+  freeSomePages(): boolean {
+    if (this.free >= MIN_FREE_PAGES) return false;
+    const rec = this.rec;
+    rec?.enter('kvm_mmu_free_some_pages', `${this.free} of ${this.limit} shadow pages free (fewer than ${MIN_FREE_PAGES}): zapping the oldest until ${REFILL_PAGES} are free`);
+    let emptied: Set<ShadowPage> | null = null;
+    let hung = false;
+    while (this.free < REFILL_PAGES) {
+      const p = this.oldest;
+      if (p === null || emptied?.has(p)) {
+        hung = true;
+        rec?.step(
+          'kvm_mmu_free_some_pages',
+          p === null
+            ? `no shadow page is left and only ${this.free} are free: 2007 would loop here forever (hang)`
+            : `only roots in use are left, each emptied once, and ${this.free} pages are free: 2007 would loop here forever (hang)`,
+        );
+        break;
       }
-      p = next;
+      this.stats.reclaimed++;
+      if (p.rootCount > 0) {
+        (emptied ??= new Set()).add(p);
+        this.zapPage(p, 'reclaimed: the oldest page, a root in use: emptied and made the youngest');
+      } else this.zapPage(p, 'reclaimed: the oldest page');
     }
-    this.rec?.leave();
+    rec?.leave();
+    return hung;
   }
 
   // -------------------------------------------------------------------------
@@ -804,9 +857,10 @@ export class ShadowMmu {
     const { n, data } = img;
     const kids = p.hasChildren;
     for (let k = 0; k < n; k++) {
-      const i = data[k]!;
+      const i = data[k]! & (PT64_ENT_PER_PAGE - 1);
       const v = data[n + k]!;
       p.storeEntry(i, v);
+      p.storeAccess(i, data[k]! >>> 9);
       if (kids) {
         const c = data[2 * n + k]!;
         p.storeChild(i, c ? byUid.get(c)! : null);
@@ -857,7 +911,8 @@ export class ShadowMmu {
 }
 
 /**
- * A shadow page in a snapshot: its `n` present entries as n indexes, then
+ * A shadow page in a snapshot: its `n` present entries as n indexes (each
+ * plus 512 × its recorded access), then
  * their n values, then (level > 1) the n children's uids (0 for none), then
  * its parent links as parent uid × 512 + index, all in one array of numbers.
  */

@@ -59,7 +59,7 @@ export const HANDLER_FUNCTIONS = [
   'kvm_mmu_zap_page',
   'inject_page_fault',
   'emulate_store',
-  'unshadow',
+  'fix_write_pf',
   'new_cr3',
   'kvm_mmu_free_some_pages',
 ] as const;

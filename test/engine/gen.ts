@@ -16,7 +16,11 @@
 // page has frames of its own, is mapped by one entry value only and is never
 // re-mapped once unmapped), no NX on non-leaf entries; data stores that land
 // on a page table can only clear an entry (an even, entry-sized, aligned
-// value). Leaf entries are unconstrained.
+// value), and a leaf that maps a page table is never U (user code does not
+// write page tables). Other leaf entries are unconstrained.
+//
+// `bigPool: true` leaves `shadow-pages` at its default (1024): a pool large
+// enough for every working set here, so that reclaim never runs out of room.
 
 import fc from 'fast-check';
 import type { Mode } from '../../src/trace';
@@ -29,6 +33,7 @@ export interface Plan {
 
 export interface GenOptions {
   linux: boolean;
+  bigPool?: boolean;
 }
 
 const POOL = 0x10000000;
@@ -252,12 +257,19 @@ export class TraceBuilder {
     return table;
   }
 
+  /** True once a leaf with U maps a page table (user code may then write it: the self-map livelock). */
+  userMapsTable = false;
+
   leafValue(r: Reader): bigint {
-    const frame = r.chance(15) && this.tableFrames.length ? r.of(this.tableFrames) : r.of(DATA_FRAMES);
+    const table = r.chance(15) && this.tableFrames.length;
+    const frame = table ? r.of(this.tableFrames) : r.of(DATA_FRAMES);
     let v = BigInt(frame) << 12n;
     if (!r.chance(8)) v |= F.P;
     if (r.chance(65)) v |= F.W;
-    if (r.chance(80)) v |= F.U;
+    if (r.chance(80) && !(table && this.linux)) {
+      v |= F.U;
+      if (table) this.userMapsTable = true;
+    }
     if (!r.chance(15)) v |= F.A;
     if (r.chance(50)) v |= F.D;
     if (this.info.nx && r.chance(20)) v |= F.NX;
@@ -283,7 +295,13 @@ export class TraceBuilder {
     }
     let v = BigInt(base) | F.P | F.PS;
     if (r.chance(70)) v |= F.W;
-    if (r.chance(70)) v |= F.U;
+    // A large page over the pool maps page tables: never U in a Linux-like trace.
+    const size = level === 3 ? 0x40000000 : this.mode === '32' ? 0x400000 : 0x200000;
+    const overPool = base <= POOL + 0x100000 && POOL < base + size;
+    if (r.chance(70) && !(overPool && this.linux)) {
+      v |= F.U;
+      if (overPool) this.userMapsTable = true;
+    }
     if (!r.chance(20)) v |= F.A;
     if (r.chance(50)) v |= F.D;
     if (this.info.nx && r.chance(20)) v |= F.NX;
@@ -433,7 +451,7 @@ export function buildTraceWithModel(plan: Plan, opts: GenOptions): { text: strin
   const vcpus = 1 + r.pick(3);
   if (vcpus > 1) head.push(`vcpus ${vcpus}`);
   const limit = r.of([0, 0, 0, 8, 12, 20, 30]);
-  if (limit) head.push(`shadow-pages ${limit}`);
+  if (limit && !opts.bigPool) head.push(`shadow-pages ${limit}`);
   if (r.chance(20)) head.push('cpl kernel');
   const nSpaces = 1 + r.pick(3);
   b.setup(r, nSpaces);

@@ -30,6 +30,10 @@ export interface Rec {
   exits: number;
   reason?: ExitReason;
   outcome?: ExitOutcome;
+  /** Every exit of the event in order, as `reason` or `reason:outcome` (`page-fault:fill`, `cr3`). */
+  exitLog: string[];
+  /** Livelocks and hangs of the event (engine.md), as `livelock` / `hang`. */
+  incidents: string[];
   /** Injected #PF error code, or -1. */
   fault: number;
   /** Access: completed (true) or faulted (false); null for other events. */
@@ -69,6 +73,8 @@ export class Run {
       exits: m.last.exits,
       reason: m.exit?.reason,
       outcome: m.exit?.outcome,
+      exitLog: m.mmu.eventExits.map((e) => (e.outcome ? `${e.reason}:${e.outcome}` : e.reason)),
+      incidents: m.mmu.incidents.map((x) => x.kind),
       fault: m.last.fault,
       ok: m.access ? m.access.ok : null,
       zapped: m.last.zapped,

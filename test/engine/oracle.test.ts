@@ -3,8 +3,8 @@
 
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { Oracle } from '../../src/engine';
-import { buildTrace, planArb, type Plan } from './gen';
+import { Machine, Oracle } from '../../src/engine';
+import { buildTrace, buildTraceWithModel, planArb, type Plan } from './gen';
 import { dedent, program } from './helpers';
 import { lockstep } from './lockstep';
 
@@ -54,7 +54,7 @@ describe('property (a): the audit misses nothing', () => {
     let total = 0;
     // What the random traces reached, over the whole run (a guard against a generator that
     // stops reaching the interesting paths).
-    const seen = { floods: 0, unshadowed: 0, sptesUpdated: 0, reclaimed: 0, overLimit: 0, emulate: 0, metaphysical: 0, quadrant: 0, flaws: new Set<number>(), modes: new Set<string>() };
+    const seen = { floods: 0, unshadowed: 0, sptesUpdated: 0, reclaimed: 0, overLimit: 0, emulate: 0, metaphysical: 0, quadrant: 0, flaws: new Set<number | string>(), modes: new Set<string>() };
     fc.assert(
       fc.property(planArb(), fc.nat(3), (plan: Plan, k: number) => {
         // mostly free-form traces (aliases, odd permissions: the flaws), some Linux-like
@@ -70,7 +70,7 @@ describe('property (a): the audit misses nothing', () => {
           const pages = r.machine.shadow.pages();
           if (pages.some((p) => p.role.metaphysical)) seen.metaphysical++;
           if (pages.some((p) => p.role.quadrant > 0 && p.level === 1)) seen.quadrant++;
-          if (r.firstViolation?.flaw) seen.flaws.add(r.firstViolation.flaw);
+          if (r.firstViolation) seen.flaws.add(r.firstViolation.flaw);
           seen.modes.add(plan.mode);
           if (r.divergence) {
             throw describePlanFailure(
@@ -118,5 +118,63 @@ describe('property (b): zap (and update) are exact on Linux-like traces', () => 
       }),
       { numRuns: 200 * RUNS, seed: SEED },
     );
+  }, 60_000 * RUNS);
+});
+
+describe('property (c): livelocks and hangs (engine.md, "The retry" and "Reclaim")', () => {
+  test('Linux-like traces with a pool large enough for the working set: no livelock, no hang', () => {
+    let events = 0;
+    fc.assert(
+      fc.property(planArb(), (plan: Plan) => {
+        const text = buildTrace(plan, { linux: true, bigPool: true });
+        const prog = program(text);
+        for (const policy of ['zap', 'update']) {
+          const r = lockstep(prog, policy, false, false);
+          events += r.events;
+          const s = r.machine.summary('t');
+          if (s.livelocks || s.hangs) {
+            const first = r.machine.incidents[0]!;
+            throw describePlanFailure(`${first.kind} on a Linux-like trace`, policy, text, `line ${prog.events.lineOf(first.event)}: ${first.message}`);
+          }
+          if (r.divergence) throw describePlanFailure('divergence on a Linux-like trace', policy, text, `line ${r.divergence.line}: ${r.divergence.what}`);
+        }
+      }),
+      { numRuns: 150 * RUNS, seed: SEED },
+    );
+    expect(events).toBeGreaterThan(1000);
+  }, 60_000 * RUNS);
+
+  test('random traces: every livelock has a known cause, and that cause is in the trace', () => {
+    const causes = new Map<string, number>();
+    fc.assert(
+      fc.property(planArb(), fc.nat(3), (plan: Plan, k: number) => {
+        const linux = k === 0;
+        const { text, model } = buildTraceWithModel(plan, { linux });
+        const prog = program(text);
+        for (const policy of ['zap', 'update']) {
+          const m = new Machine(prog, { policy });
+          m.run();
+          for (const inc of m.incidents) {
+            causes.set(`${inc.kind}:${inc.cause}`, (causes.get(`${inc.kind}:${inc.cause}`) ?? 0) + 1);
+            const where = `line ${prog.events.lineOf(inc.event)}: ${inc.message}`;
+            if (inc.kind === 'livelock') {
+              // A user write to a page table (its own, or one a root keeps shadowed) needs a
+              // user-accessible leaf that maps a page table; a present leaf that refuses what
+              // the path allows needs a known flaw's pattern: never on a Linux-like trace.
+              if (inc.cause === 'self-map' || inc.cause === 'root-kept') {
+                if (!model.userMapsTable) throw describePlanFailure('a user write to a page table without a user leaf that maps one', policy, text, where);
+              } else if (inc.cause !== 'refused' || linux) {
+                throw describePlanFailure(`a livelock (${inc.cause}) on a ${linux ? 'Linux-like ' : ''}trace`, policy, text, where);
+              }
+            } else if (inc.cause === 'unshadow' && !model.userMapsTable) {
+              throw describePlanFailure('an unshadow hang without a user leaf that maps a page table', policy, text, where);
+            }
+          }
+        }
+      }),
+      { numRuns: 300 * RUNS, seed: SEED },
+    );
+    // The random traces reach every kind (a guard against a generator that stops reaching them).
+    for (const c of ['livelock:refused', 'livelock:self-map', 'hang:reclaim']) expect(causes.get(c) ?? 0, c).toBeGreaterThan(0);
   }, 60_000 * RUNS);
 });

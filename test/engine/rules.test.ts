@@ -8,9 +8,9 @@
 
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { Machine, buildGuestImage } from '../../src/engine';
+import { LIVELOCK_FILLS, Machine, buildGuestImage } from '../../src/engine';
 import { buildTrace, buildTraceWithModel, planArb } from './gen';
-import { A, D, P, U, W, both, dedent, program, spteOf, trace } from './helpers';
+import { A, D, P, U, W, both, program, spteOf, trace } from './helpers';
 
 describe('shadow roots', () => {
   test('mode 64: one level-4 root per CR3, shared by the vCPUs, built before the first event and counted', () => {
@@ -165,7 +165,7 @@ describe('fetch', () => {
     }
   });
 
-  test('user write to a frame kept shadowed by a root in use: unshadow counted, leaf stays read-only', () => {
+  test('user write to a frame kept shadowed by a root in use: each retry zaps the root once, reports a hang; 4 fills are a livelock', () => {
     for (const r of both(`
       mode 64
       space s
@@ -180,24 +180,30 @@ describe('fetch', () => {
       expect(r.spte(0x600000)).toBe(spteOf(0x10000, P | U | A | D));
       const root = r.m.mmu.vcpus[0]!.root!;
       r.to('uw');
-      // Unshadow zaps the root; a root in use stays alive, empty, keyed and shadowed, and
-      // becomes the youngest page; the leaf is not made writable (the frame is still shadowed).
-      expect(r.stats.unshadowed).toBe(1);
-      expect(r.stats.pagesZapped).toBe(1);
+      // Each exit: fetch finds the leaf present (recorded access W U: every level P W U A);
+      // fix_write_pf unshadows 0x10000: the root, in use, is emptied (its one entry, to the
+      // L3 page, cleared), stays keyed and shadowed (a hang: 2007's loop would find it again),
+      // and the leaf is not made writable. The retry exits again (the root is empty): fetch
+      // links the L3 page again, and so on: 4 fill exits in a row, a livelock.
+      expect(r.at('uw').exitLog).toEqual(['page-fault:fill', 'page-fault:fill', 'page-fault:fill', 'page-fault:fill']);
+      expect(r.at('uw').incidents).toEqual(['hang', 'hang', 'hang', 'hang', 'livelock']);
+      expect(r.m.summary('t')).toMatchObject({ livelocks: 1, hangs: 4 });
+      expect(r.stats.unshadowed).toBe(4);
+      expect(r.stats.pagesZapped).toBe(4);
+      expect(r.stats.sptesZapped).toBe(4);
       expect(root.alive).toBe(true);
       expect(root.presentCount()).toBe(0);
       expect(r.m.shadow.youngest).toBe(root);
       expect(r.shadowed(0x10000000)).toBe(true);
       expect(r.pagesOf(0x10000)).toEqual([root]);
+      // The event completes as the guest walk says: the store lands.
+      expect(r.at('uw').ok).toBe(true);
       expect(r.mem(0x10000800)).toBe(9n);
-      expect(r.at('uw').outcome).toBe('fill');
-      // The root's one present entry (to the L3 page) was cleared.
-      expect(r.stats.sptesZapped).toBe(1);
       // The path is gone; the shadow leaf page itself survives (not a page of 0x10000).
       expect(r.spte(0x600000)).toBe(-1n);
       r.to('again');
-      // Refault: the L3, L2, L1 pages are found again (no new page).
-      expect(r.at('again').exits).toBe(1);
+      // Refault: the L3 page is found and linked again (no new page); the leaf is still there.
+      expect(r.at('again').exitLog).toEqual(['page-fault:fill']);
       expect(r.stats.pagesCreated).toBe(4);
       expect(r.spte(0x600000)).toBe(spteOf(0x10000, P | U | A | D));
     }
@@ -226,16 +232,24 @@ describe('a page table that maps itself', () => {
     }
   });
 
-  test('user write: unshadow zaps the page the fetch just built; the store completes', () => {
+  test('user write: unshadow zaps the page the fetch just built, the retry shadows it again: a livelock', () => {
     for (const r of both(t('user'))) {
-      r.run();
-      expect(r.at('w')).toMatchObject({ exits: 1, outcome: 'fill' });
-      expect(r.stats).toMatchObject({ unshadowed: 1, pagesZapped: 1, pagesCreated: 5, pagesAlive: 4 });
-      // zapping T's page cleared its parent entry and its leaf
-      expect(r.at('w').zapped).toBe(2);
+      r.to('w');
+      // Exit 1: fetch builds L3, L2 and T's L1 page (4 pages with the root); the leaf maps T,
+      // now shadowed: read-only. fix_write_pf (recorded W U) unshadows T: T's page is zapped
+      // (its parent entry in L2 and its leaf: 2 sptes) and freed, the leaf is gone. Exits 2 to 4:
+      // the L2 entry is empty, fetch allocates a new page of T (pages 5, 6, 7) and the same
+      // happens. 4 fills in a row: a livelock; the store lands as the guest walk says.
+      expect(r.at('w').exitLog).toEqual(['page-fault:fill', 'page-fault:fill', 'page-fault:fill', 'page-fault:fill']);
+      expect(r.at('w').incidents).toEqual(['livelock']);
+      expect(r.stats).toMatchObject({ unshadowed: 4, pagesZapped: 4, pagesCreated: 7, pagesAlive: 3 });
+      expect(r.at('w').zapped).toBe(8);
       expect(r.mem(0x10003800)).toBe(5n);
-      // the path is gone: refault, T shadowed again (a fifth page)
+      expect(r.m.summary('t')).toMatchObject({ livelocks: 1, hangs: 0 });
+      // the path is gone: refault, T shadowed again (an eighth page), read-only leaf serves the read
+      r.to('again');
       expect(r.at('again')).toMatchObject({ exits: 1, outcome: 'fill' });
+      expect(r.stats.pagesCreated).toBe(8);
     }
   });
 });
@@ -362,33 +376,23 @@ describe('cr3', () => {
     }
   });
 
-  test('reclaim runs before the old roots are released', () => {
-    for (const r of both(
-      `
-      mode 64
-      shadow-pages 6
-    ` +
-        dedent(two).replace('mode 64\n', '') +
-        `
-      read 0x400000 @r
-      cr3 b @sb
-      cr3 a @sa
-    `,
-    )) {
-      r.to('r');
-      // 1 root + 3 = 4 alive, 2 free (no reclaim at @r: 5 were free then)
-      expect(r.stats).toMatchObject({ pagesAlive: 4, reclaimed: 0 });
+  test('the old roots are released first, then reclaim runs, then the new roots are built', () => {
+    // 23 regions of 2 MiB in space a, each with its own L1 table; b has one page.
+    const maps = Array.from({ length: 23 }, (_, i) => `map ${(i + 1) * 0x200000} = ${0x200000 + i * 0x1000} P W U A D`).join('\n');
+    const reads = Array.from({ length: 23 }, (_, i) => `read ${(i + 1) * 0x200000}`).join('\n');
+    for (const r of both(`mode 64\nshadow-pages 30\nspace a\n${maps}\nspace b\nmap 0x400000 = 0x300000 P W U A D\n${reads}\ncr3 b @sb\n`)) {
       const rootA = r.m.mmu.vcpus[0]!.root!;
       r.to('sb');
-      // 2 free < 5: reclaim zaps the oldest pages not in use as roots: L3, L2, L1 of a
-      // (root a is still in use), none left -> alive 1; then root b is built -> alive 2.
-      expect(r.stats).toMatchObject({ reclaimed: 3, pagesAlive: 2, pagesCreated: 5 });
-      expect(rootA.alive).toBe(true);
-      expect(rootA.rootCount).toBe(0);
-      r.to('sa');
-      // 4 free < 5: root a is not in use any more: reclaimed (freed); root b is in use. Then a new root a.
-      expect(r.stats).toMatchObject({ reclaimed: 4, pagesAlive: 2, pagesCreated: 6 });
+      // Before @sb: root a, L3, L2 and 23 L1 pages = 26 alive, 4 free. mmu_free_roots drops
+      // root a's count to 0; then reclaim zaps the oldest until 25 are free: root a (no longer
+      // in use: freed), L3, L2 and the L1 pages of regions 1..18 (21 pages) -> 5 alive. Then
+      // root b is built: 6 alive. (Had reclaim run first, root a, in use, would have been
+      // emptied and kept.)
+      expect(r.at('sb').exitLog).toEqual(['cr3']);
+      expect(r.stats).toMatchObject({ reclaimed: 21, pagesZapped: 21, pagesAlive: 6, pagesCreated: 27 });
       expect(rootA.alive).toBe(false);
+      expect(r.m.summary('t').hangs).toBe(0);
+      expect(r.m.mmu.vcpus[0]!.root!.gfn).toBe(0x1001a); // b's root: after a's 26 pool pages
     }
   });
 });
@@ -417,18 +421,24 @@ describe('reclaim (kvm_mmu_free_some_pages)', () => {
   const maps = Array.from({ length: 24 }, (_, i) => `map ${(i + 1) * 0x200000} = ${0x200000 + i * 0x1000} P W U A D`).join('\n');
   const reads = Array.from({ length: 24 }, (_, i) => `read ${(i + 1) * 0x200000} @r${i + 1}`).join('\n');
 
-  test('fewer than 5 free: the oldest pages not in use as roots are zapped until 25 are free', () => {
+  test('fewer than 5 free: the oldest pages are zapped until 25 are free, a root in use emptied and made the youngest', () => {
     for (const r of both(`mode 64\nshadow-pages 30\nspace s\n${maps}\n${reads}\nread ${20 * 0x200000} @again\n`)) {
+      const root = r.m.mmu.vcpus[0]!.root!;
       r.to('r23');
       // root + L3 + L2 + 23 L1 pages = 26 alive: 4 free. No reclaim so far (5 were free before @r23).
       expect(r.stats).toMatchObject({ pagesAlive: 26, reclaimed: 0, pagesCreated: 26 });
       r.to('r24');
-      // 4 < 5 free: zap oldest first (L3, L2, L1 of regions 1..19) until 30 - alive = 25:
-      // 21 pages. Then fetch builds L3, L2 and the L1 of region 24 again: 5 + 3 = 8 alive.
-      expect(r.stats).toMatchObject({ reclaimed: 21, pagesZapped: 21, pagesAlive: 8, pagesCreated: 29 });
-      // sptesZapped: L3 zap clears its parent entry in the root and its entry to L2 (2),
-      // L2 zap clears its 23 entries, each L1 zap its one leaf (19): 44.
+      // 4 < 5 free: zap the oldest until 30 - alive = 25. The oldest is the root, in use: emptied
+      // (its entry to L3 cleared) and made the youngest, not freed. Then L3, L2 and the L1 pages
+      // of regions 1..19 are freed (21 pages) -> 5 alive; 22 zaps in all. Then fetch builds L3,
+      // L2 and the L1 of region 24 again: 8 alive.
+      expect(r.stats).toMatchObject({ reclaimed: 22, pagesZapped: 22, pagesAlive: 8, pagesCreated: 29 });
+      expect(root.alive).toBe(true);
+      expect(r.m.mmu.vcpus[0]!.root).toBe(root);
+      // sptesZapped: the root's entry to L3 (1), L3's entry to L2 (1), L2's 23 entries, each
+      // L1 zap its one leaf (19): 44.
       expect(r.stats.sptesZapped).toBe(44);
+      expect(r.m.summary('t').hangs).toBe(0);
       for (let k = 1; k <= 24; k++) expect(r.pagesOf(0x10002 + k).length, `region ${k}`).toBe(k <= 19 ? 0 : 1);
       r.to('again');
       // Region 20's L1 page survived, orphaned: the new L2 page has no entry for region 20,
@@ -438,7 +448,7 @@ describe('reclaim (kvm_mmu_free_some_pages)', () => {
     }
   });
 
-  test('over-limit: a fetch that needs more pages than are free goes past the limit, and is reported', () => {
+  test('a pool too small for its roots: reclaim stops at a hang, and a fetch goes past the limit', () => {
     for (const r of both(`
       mode 64
       shadow-pages 2
@@ -450,37 +460,51 @@ describe('reclaim (kvm_mmu_free_some_pages)', () => {
       cr3 s @c
     `)) {
       r.to('a');
-      // 1 free < 5 but only the root exists (in use): nothing to zap; fetch allocates 3 -> 4 alive, 2 over.
-      expect(r.stats).toMatchObject({ overLimit: 2, pagesAlive: 4, reclaimed: 0 });
+      // 1 free < 5: the oldest page is the root, in use: emptied and made the youngest; it is
+      // then the oldest again, already emptied: only roots in use are left, a hang. Fetch then
+      // allocates L3, L2, L1 -> 4 alive, 2 over the limit.
+      expect(r.at('a').incidents).toEqual(['hang']);
+      expect(r.stats).toMatchObject({ overLimit: 2, pagesAlive: 4, reclaimed: 1, pagesZapped: 1 });
       r.to('b');
-      // reclaim zaps L3, L2, L1 (3); fetch allocates L3, L2 and a new L1 -> 4 alive again.
-      expect(r.stats).toMatchObject({ overLimit: 2, pagesAlive: 4, reclaimed: 3, pagesCreated: 7 });
+      // Age order root, L3, L2, L1: the root is emptied (its entry to L3: 1 spte), L3, L2 and
+      // L1 freed, then the root again: a hang. Fetch allocates L3, L2 and the L1 of 0x600000.
+      expect(r.at('b').incidents).toEqual(['hang']);
+      expect(r.stats).toMatchObject({ overLimit: 2, pagesAlive: 4, reclaimed: 5, pagesCreated: 7 });
       r.to('c');
-      // reclaim zaps the 3 non-root pages; the same root is rebuilt: found, not created.
-      expect(r.stats).toMatchObject({ overLimit: 2, pagesAlive: 1, reclaimed: 6, pagesCreated: 7 });
+      // The root is released first (count 0): reclaim frees root, L3, L2, L1; no page is left
+      // and only 2 are free: a hang. The root of s is built again: a new page.
+      expect(r.at('c').incidents).toEqual(['hang']);
+      expect(r.stats).toMatchObject({ overLimit: 2, pagesAlive: 1, reclaimed: 9, pagesCreated: 8 });
+      expect(r.m.summary('t')).toMatchObject({ hangs: 3, livelocks: 0 });
     }
   });
 
-  test('a trapped store keeps its exit and still runs kvm_mmu_pte_write when reclaim zapped its frame', () => {
-    for (const r of both(`
-      mode 64
-      shadow-pages 4
-      space s
-      map 0x400000 = 0x200000 P W U A D
-      map 0x401000 = 0x201000 P W U A D
-      read 0x400000
-      pte 0x401000 = 0x205000 P W U A D @p
-    `)) {
-      r.run();
-      // The L1 table 0x10003 was shadowed (trapped). 0 free < 5: reclaim zaps L3, L2, L1.
-      expect(r.at('p')).toMatchObject({ exits: 1, outcome: 'emulate' });
-      expect(r.stats.reclaimed).toBe(3);
+  test('a trapped store whose frame the exit\'s own reclaim unshadowed is a fill: no kvm_mmu_pte_write, the flood detector resets', () => {
+    const reads22 = Array.from({ length: 22 }, (_, i) => `read ${(i + 1) * 0x200000}`).join('\n');
+    for (const r of both(`mode 64\nshadow-pages 30\nspace s\n${maps}\n${reads22}
+pte 0x202000 = 0x206000 P W U A D @p1
+read ${23 * 0x200000} @r23
+pte 0x201000 = 0x205000 P W U A D @p
+`)) {
+      r.to('p1');
+      // 25 alive, 5 free: no reclaim. Region 1's L1 table 0x10003 is shadowed: emulate, and
+      // kvm_mmu_pte_write counts the store.
+      expect(r.at('p1').exitLog).toEqual(['page-fault:emulate']);
+      expect(r.m.mmu.vcpus[0]!).toMatchObject({ lastPtWriteGfn: 0x10003, lastPtWriteCount: 1 });
+      r.to('r23');
+      expect(r.stats.pagesAlive).toBe(26);
+      const updated = r.stats.sptesUpdated;
+      r.to('p');
+      // 4 free < 5: reclaim zaps the root (emptied), L3, L2 and the L1 pages of regions 1..19:
+      // 0x10003 is no longer shadowed. Nothing to emulate: one exit, fill, the store lands,
+      // kvm_mmu_pte_write does not run (nothing updated), the flood detector resets.
+      expect(r.at('p').exitLog).toEqual(['page-fault:fill']);
+      expect(r.stats.reclaimed).toBe(22);
       expect(r.shadowed(0x10003000)).toBe(false);
-      expect(r.stats.sptesUpdated).toBe(0); // nothing left to update
+      expect(r.stats.sptesUpdated).toBe(updated);
       expect(r.mem(0x10003008)).toBe(0x205067n);
-      // kvm_mmu_pte_write still ran: the flood detector counted the store
-      expect(r.m.mmu.vcpus[0]!.lastPtWriteGfn).toBe(0x10003);
-      expect(r.m.mmu.vcpus[0]!.lastPtWriteCount).toBe(1);
+      expect(r.m.mmu.vcpus[0]!.lastPtWriteCount).toBe(0);
+      expect(r.m.mmu.exits).toMatchObject({ emulate: 1, fill: 24 });
     }
   });
 });
@@ -565,13 +589,21 @@ describe('counting (engine.md, "Counting")', () => {
         let zapped = 0;
         let updated = 0;
         let injected = 0;
+        let livelocks = 0;
         while (m.step()) {
           if (!m.isEventRow(m.row)) continue;
           exits += m.last.exits;
+          // engine.md, "The retry": an access takes at most 4 fill exits in a row; exactly those
+          // 4 (and nothing else) are a livelock.
+          const log = m.mmu.eventExits.map((x) => x.outcome ?? x.reason);
+          const livelocked = m.mmu.incidents.some((x) => x.kind === 'livelock');
+          expect(livelocked).toBe(log.length === LIVELOCK_FILLS && log.every((o) => o === 'fill'));
+          if (livelocked) livelocks++;
           zapped += m.last.zapped;
           updated += m.last.updated;
           if (m.last.fault >= 0) injected++;
-          expect(m.last.exits).toBeLessThanOrEqual(1); // one exit at most per event
+          expect(m.last.exits).toBeLessThanOrEqual(LIVELOCK_FILLS);
+          expect(m.mmu.eventExits.length).toBe(m.last.exits);
           if (m.error) break;
         }
         const s = m.summary('f');
@@ -591,6 +623,8 @@ describe('counting (engine.md, "Counting")', () => {
         expect(s.shadow.reclaimed).toBeLessThanOrEqual(s.shadow.pagesZapped);
         expect(s.shadow.overLimit).toBe(Math.max(0, s.shadow.overLimit));
         expect(s.audit.violations).toBe(m.auditor!.violations.length);
+        expect(s.livelocks).toBe(livelocks);
+        expect(s.livelocks + s.hangs).toBe(m.incidents.length);
       }),
       { numRuns: 100 },
     );

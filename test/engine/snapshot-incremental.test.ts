@@ -11,7 +11,7 @@ import { program, trace } from './helpers';
 
 const RUNS = Number(process.env.ENGINE_PROP_RUNS ?? 1);
 
-/** The image of a page built from scratch: every index read with entry(i). */
+/** The image of a page built from scratch: every index read with entry(i) (each index plus 512 × its recorded access). */
 function reference(p: ShadowPage): PageImage {
   const idx: number[] = [];
   const vals: number[] = [];
@@ -19,7 +19,7 @@ function reference(p: ShadowPage): PageImage {
   for (let i = 0; i < 512; i++) {
     const v = p.entry(i);
     if (v === 0) continue;
-    idx.push(i);
+    idx.push(i + 512 * p.access(i));
     vals.push(v);
     if (p.hasChildren) kids.push(p.child(i)?.uid ?? 0);
   }
