@@ -17,8 +17,15 @@ export function formatSummary(s: Summary): string {
     `  shadow pages created ${sh.pagesCreated}, zapped ${sh.pagesZapped}, alive ${sh.pagesAlive}, reclaimed ${sh.reclaimed}, over limit ${sh.overLimit}`,
     `  shadow ptes zapped ${sh.sptesZapped}, updated ${sh.sptesUpdated}; floods ${sh.floods}; unshadowed ${sh.unshadowed}`,
     ...Object.entries(s.fromLabel).map(([label, v]) => `  VM exits from @${label}: ${v.exits}`),
-    `  expectations ${s.expectations.passed} passed, ${s.expectations.failed} failed; audit violations ${s.audit.violations}`,
+    `  livelocks ${s.livelocks}, hangs ${s.hangs}`,
+    `  expectations ${s.expectations.passed} passed, ${s.expectations.failed} failed; audit violations ${s.audit.violations}${flawText(s.audit.byFlaw)}`,
   ].join('\n');
+}
+
+/** ` (flaw 2: 3, flaw 4: 1)`, or nothing. */
+function flawText(byFlaw: Record<string, number>): string {
+  const parts = Object.entries(byFlaw).map(([f, n]) => (f === 'unexplained' ? `unexplained: ${n}` : `flaw ${f}: ${n}`));
+  return parts.length ? ` (${parts.join(', ')})` : '';
 }
 
 /** Exits by reason and outcome, and the shadow work, one column per policy. */
@@ -39,6 +46,8 @@ export function compareTable(file: string, results: Record<string, Summary>): st
     ['shadow pages created', ...col((s) => s.shadow.pagesCreated)],
     ['shadow pages zapped', ...col((s) => s.shadow.pagesZapped)],
     ['floods', ...col((s) => s.shadow.floods)],
+    ['livelocks', ...col((s) => s.livelocks)],
+    ['hangs', ...col((s) => s.hangs)],
     ['expect failed', ...col((s) => s.expectations.failed)],
     ['audit violations', ...col((s) => s.audit.violations)],
   ];

@@ -11,8 +11,9 @@ const USAGE = `usage:
   mmutrace compare FILE [--policies ${POLICY_NAMES.join(',')}] [--audit] [--json]
 
 Policies: ${POLICY_NAMES.join(', ')}.
-Exit status: 0 when everything held; 1 when an expect failed (or, with --audit,
-the audit found a violation); 2 when a file is invalid or the command is wrong.`;
+Exit status: 0 when everything held; 1 when an expect failed, a livelock or a
+hang happened (or, with --audit, the audit found a violation); 2 when a file is
+invalid or the command is wrong.`;
 
 /** The largest trace file the command reads (bytes). */
 export const MAX_FILE_BYTES = 1024 * 1024 * 1024;
@@ -117,6 +118,11 @@ function report(file: string, r: Replay, audit: boolean, io: Out, label = ''): n
       io.err(`${file}:${line}:1: audit violation${label} (check ${v.check}): ${v.message} [${v.pageText} index ${v.index}, spte 0x${v.spte.toString(16)}${v.gpte !== undefined ? `, gpte 0x${v.gpte.toString(16)}` : ''}]`);
       status = 1;
     }
+  }
+  // engine.md, "Counting": where 2007 would have looped forever; like a failed expect, exit 1.
+  for (const inc of r.machine.incidents) {
+    io.err(`${file}:${r.machine.program.events.lineOf(inc.event)}:1: ${inc.kind}${label}: ${inc.message}`);
+    status = Math.max(status, 1);
   }
   if (r.error) {
     io.err(`${file}:${r.error.line}:1: error${label}: ${r.error.message}`);

@@ -7,7 +7,7 @@ import { HANDLER_FUNCTIONS, baseFunctionName } from '../engine';
 /** Names the debugger adds to the expression language. */
 export const DEBUG_NAMES: ReadonlySet<string> = new Set(['exit']);
 
-export type FilterId = 'vmexit' | 'pte-write' | 'guest-fault' | 'flood' | 'expect' | 'audit';
+export type FilterId = 'vmexit' | 'pte-write' | 'guest-fault' | 'flood' | 'expect' | 'audit' | 'livelock';
 
 export interface FilterInfo {
   id: FilterId;
@@ -60,6 +60,13 @@ export const FILTERS: readonly FilterInfo[] = [
     description: "Stop after an event that the audit (KVM's 2007 AUDIT checks) finds a violation in.",
     default: true,
     conditionDescription: 'an expression, e.g. policy == "update"',
+  },
+  {
+    id: 'livelock',
+    label: 'Livelocks and hangs',
+    description: 'Stop after an event where KVM 2007 would have looped forever: a livelock (the guest retries an access forever) or a hang (a loop in the host code).',
+    default: true,
+    conditionDescription: 'an expression, e.g. policy == "zap"',
   },
 ];
 

@@ -181,6 +181,7 @@ export const MAX_EXIT_LOG = 200;
 
 const PRIORITY: Record<string, number> = {
   'replay-error': 0,
+  livelock: 0.5,
   audit: 1,
   expect: 2,
   data: 3,
@@ -195,7 +196,7 @@ const PRIORITY: Record<string, number> = {
 export type RuntimeState = 'unloaded' | 'loaded' | 'stopped' | 'running' | 'terminated';
 
 /** The exception filters about what an event did, in the order their hits are listed (`expect` has rows of its own). */
-const EVENT_FILTERS = ['audit', 'guest-fault', 'flood', 'pte-write', 'vmexit'] as const satisfies readonly FilterId[];
+const EVENT_FILTERS = ['livelock', 'audit', 'guest-fault', 'flood', 'pte-write', 'vmexit'] as const satisfies readonly FilterId[];
 
 export class TraceRuntime {
   state: RuntimeState = 'unloaded';
@@ -1151,6 +1152,8 @@ export class TraceRuntime {
     const m = this.machine;
     const mmu = m.mmu;
     switch (id) {
+      case 'livelock':
+        return mmu.incidents.length !== 0;
       case 'audit':
         return m.newViolations.length !== 0;
       case 'guest-fault':
@@ -1169,6 +1172,10 @@ export class TraceRuntime {
     const m = this.machine;
     const mmu = m.mmu;
     switch (id) {
+      case 'livelock': {
+        const inc = mmu.incidents.find((x) => x.kind === 'livelock') ?? mmu.incidents[0]!;
+        return `${inc.kind === 'livelock' ? 'Livelock' : 'Hang'} in ${inc.fn}: ${inc.message}`;
+      }
       case 'audit':
         return `Audit violation: ${m.newViolations[0]!.message}`;
       case 'guest-fault':
@@ -1279,6 +1286,16 @@ export class TraceRuntime {
       case 'replay-error':
         details = `The event at ${ev} cannot be replayed: ${m.error}. It changed nothing.`;
         break;
+      case 'livelock': {
+        const exits = mmu.eventExits.map((x) => (x.outcome ? `${x.reason} (${x.outcome})` : x.reason)).join(', ');
+        const parts = mmu.incidents.map((x) =>
+          x.kind === 'livelock'
+            ? `Livelock: KVM 2007 would loop forever in ${x.fn}: ${x.message}. The model counts it (livelocks), lets the access complete as the guest walk says, and leaves the shadow as the last exit left it.`
+            : `Hang: KVM 2007's ${x.fn} would loop forever in the host: ${x.message}. The model stops that loop, counts it (hangs) and goes on.`,
+        );
+        details = `At ${ev}, ${mmu.eventExits.length} VM exit${mmu.eventExits.length === 1 ? '' : 's'} (${exits || 'none'}). ${parts.join(' ')}`;
+        break;
+      }
       case 'audit': {
         const v = m.newViolations[0]!;
         const checks: Record<number, string> = {

@@ -325,7 +325,10 @@ export class Mmu {
       else {
         // fix_read_pf, with CR0.WP set: nothing to fix.
         outcome = 'fill';
-        if (!this.leafAllows(leaf.entry(index), kind, user)) this.fillWhy = FillWhy.Refused;
+        if (!this.leafAllows(leaf.entry(index), kind, user)) {
+          this.fillWhy = FillWhy.Refused;
+          rec?.step('fix_read_pf', `the present leaf refuses this ${kind === ACC_EXEC ? 'fetch' : 'read'} (recorded access ${describeRecordedAccess(leaf.access(index))}${spteNx(leaf.entry(index)) ? ', NX' : ''}): nothing fixed (CR0.WP is set)`);
+        }
       }
       if (outcome === 'fill') {
         this.countExit('page-fault', 'fill');

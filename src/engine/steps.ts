@@ -60,6 +60,7 @@ export const HANDLER_FUNCTIONS = [
   'inject_page_fault',
   'emulate_store',
   'fix_write_pf',
+  'fix_read_pf',
   'new_cr3',
   'kvm_mmu_free_some_pages',
 ] as const;
