@@ -12,7 +12,7 @@ export function formatSummary(s: Summary): string {
   const sh = s.shadow;
   return [
     `${s.file}: ${s.events} events, mode ${s.mode}, policy ${s.policy}`,
-    `  VM exits ${e.total}: page-fault ${e.pf} (fill ${e.fill}, inject ${e.inject}, emulate ${e.emulate}), cr3 ${e.cr3}, invlpg ${e.invlpg}`,
+    `  VM exits ${e.total}: page-fault ${e.pf} (fill ${e.fill}, inject ${e.inject}, emulate ${e.emulate}), cr3 ${e.cr3}, invlpg ${e.invlpg}${s.policy === 'tdp' ? `, npt ${e.npt}` : ''}`,
     `  guest page faults injected ${s.faults}`,
     `  shadow pages created ${sh.pagesCreated}, zapped ${sh.pagesZapped}, alive ${sh.pagesAlive}, reclaimed ${sh.reclaimed}, over limit ${sh.overLimit}`,
     `  shadow ptes zapped ${sh.sptesZapped}, updated ${sh.sptesUpdated}; floods ${sh.floods}; unshadowed ${sh.unshadowed}`,
@@ -40,6 +40,7 @@ export function compareTable(file: string, results: Record<string, Summary>): st
     ['  page-fault: emulate', ...col((s) => s.exits.emulate)],
     ['  cr3', ...col((s) => s.exits.cr3)],
     ['  invlpg', ...col((s) => s.exits.invlpg)],
+    ['  npt', ...col((s) => s.exits.npt)],
     ['guest faults injected', ...col((s) => s.faults)],
     ['shadow ptes zapped', ...col((s) => s.shadow.sptesZapped)],
     ['shadow ptes updated', ...col((s) => s.shadow.sptesUpdated)],

@@ -47,7 +47,7 @@ export interface Violation {
 
 const MAX_PATHS = 256;
 
-export type FlawId = 1 | 2 | 3 | 4 | 'unexplained';
+export type FlawId = 1 | 2 | 3 | 4 | 5 | 'unexplained';
 
 /** The known flaws of the 2007 design, in engine.md's order. */
 export const FLAWS = [
@@ -55,11 +55,16 @@ export const FLAWS = [
   'no access bits in the role: a page table reached through parents with different permissions shares one shadow page',
   'NX is copied from the leaf entry only',
   'aliased large pages share metaphysical shadow pages whatever their NX, D bit and parents',
+  "upper shadow pages keyed by the whole walk's access: a directory reached through parents of different access shares one upper page",
 ] as const;
+
+/** Flaw 4 as it stands under `access` (designs.md): the role holds pt_access and dirtiness, not the large entry's own access. */
+const FLAW4_2008 = "metaphysical pages keyed by pt_access and dirtiness only: a leaf built through one large entry serves another alias, or the same entry after its own W, U or NX changed";
 
 /** `known flaw 2: …`, or that no known flaw of the policy explains it. */
 export function describeFlaw(flaw: FlawId, policy: string): string {
-  return flaw === 'unexplained' ? `no known flaw of \`${policy}\` explains it: a bug of the engine or of the contract` : `known flaw ${flaw}: ${FLAWS[flaw - 1]}`;
+  if (flaw === 'unexplained') return `no known flaw of \`${policy}\` explains it: a bug of the engine or of the contract`;
+  return `known flaw ${flaw}: ${flaw === 4 && policy === 'access' ? FLAW4_2008 : FLAWS[flaw - 1]}`;
 }
 
 export class Auditor {
@@ -122,7 +127,9 @@ export class Auditor {
       for (let i = p.nextEntry(0); i >= 0; i = p.nextEntry(i + 1)) this.check1(p, i);
     }
     this.check2All(pages);
-    for (const v of this.distinctVcpus()) this.check3Tree(v);
+    if (this.mmu.design === 'tdp') {
+      for (const p of pages) if (p.level === 1) for (let i = p.nextEntry(0); i >= 0; i = p.nextEntry(i + 1)) this.checkNested(p, i);
+    } else for (const v of this.distinctVcpus()) this.check3Tree(v);
     return this.fresh;
   }
 
@@ -142,8 +149,10 @@ export class Auditor {
       if (page.level === 1) {
         if (now !== 0) this.check1(page, index);
         this.check2Entry(page, index, sh.changeOld(k));
+        if (now !== 0 && page.role.nested) this.checkNested(page, index);
       }
     }
+    if (this.mmu.design === 'tdp') return this.fresh;
     for (const p of sh.created) {
       if (!p.role.metaphysical && p.alive) for (const e of sh.rmapEntries(p.gfn)) this.check1(e.page, e.index);
     }
@@ -223,6 +232,17 @@ export class Auditor {
     }
   }
 
+  /** Under `tdp` (designs.md): a present nested leaf maps guest frame g to host frame g + 0x100000. */
+  private checkNested(page: ShadowPage, index: number): void {
+    const spte = page.entry(index);
+    const g = page.gfn + index;
+    if (spteFrame(spte) === hostFrameOf(g)) return;
+    this.report(
+      { check: 3, page: page.uid, pageText: page.describe(), index, spte: spteToBigInt(spte), message: `nested leaf for gfn ${hex(g)} maps host frame ${hex(spteFrame(spte))}, not ${hex(hostFrameOf(g))} (${describeFlaw('unexplained', 'tdp')})` },
+      page,
+    );
+  }
+
   // -------------------------------------------------------------------------
   // Check 3
 
@@ -300,7 +320,8 @@ export class Auditor {
   /**
    * The known flaw that explains a check-3 violation (designs.md, "The audit
    * names the flaw"): where several fit, the first of a metaphysical page
-   * (4), exec that a parent's NX refuses (3), under `update` W or U that a
+   * (4), under `access` any other permission granted (5), exec that a
+   * parent's NX refuses (3), under `update` W or U that a
    * parent withholds on a page with one parent entry (1), otherwise W or U
    * granted through a shared page (2). Anything else (a wrong frame, no
    * translation, a missing A bit, W on a clean leaf of a guest table) no
@@ -313,6 +334,7 @@ export class Auditor {
     const overU = (f & PT_USER) !== 0 && !w.accU;
     const overX = this.mode.hasNx && !spteNx(spte) && w.anyNx;
     if (page.role.metaphysical) return 4;
+    if (this.mmu.design === 'access') return overW || overU || overX ? 5 : 'unexplained';
     if (overX && !w.leafNx) return 3;
     if (overW || overU) return this.mmu.policy.name === 'update' && page.parents.length === 1 ? 1 : 2;
     return 'unexplained';

@@ -6,6 +6,7 @@ import { ExprError, type ExprEnv, type Value } from '../expr';
 import { PAGE_SIZE, spteToBigInt } from './bits';
 import type { Machine } from './machine';
 import { shadowIndex } from './paging';
+import { TdpMmu } from './tdp';
 import { ACC_READ, GuestWalk, WALK_CHECK_PERMS, walkAddr } from './walk';
 
 export class MachineEnv implements ExprEnv {
@@ -30,7 +31,7 @@ export class MachineEnv implements ExprEnv {
         return BigInt(m.vcpu.cr3);
       case 'exits': {
         const e = m.mmu.exits;
-        return { total: BigInt(e.total), pf: BigInt(e.pf), fill: BigInt(e.fill), inject: BigInt(e.inject), emulate: BigInt(e.emulate), cr3: BigInt(e.cr3), invlpg: BigInt(e.invlpg) };
+        return { total: BigInt(e.total), pf: BigInt(e.pf), fill: BigInt(e.fill), inject: BigInt(e.inject), emulate: BigInt(e.emulate), cr3: BigInt(e.cr3), invlpg: BigInt(e.invlpg), npt: BigInt(e.npt) };
       }
       case 'last': {
         const l = m.last;
@@ -51,6 +52,8 @@ export class MachineEnv implements ExprEnv {
         return this.spte(this.va(args[0], fn), this.level(args[1], fn, this.m.mode.shadowLevels) ?? 1);
       case 'gpa':
         return this.gpa(this.va(args[0], fn));
+      case 'npte':
+        return this.npte(this.address(args[0], fn, this.m.mode.name === '32' ? 2 ** 32 : 2 ** 52), this.level(args[1], fn, 4) ?? 1);
       case 'shadowed':
         return this.m.shadow.isShadowed(Math.floor(this.address(args[0], fn, this.m.mode.name === '32' ? 2 ** 32 : 2 ** 52) / PAGE_SIZE));
       default:
@@ -97,6 +100,7 @@ export class MachineEnv implements ExprEnv {
   /** spte(VA[, LEVEL]): the shadow entry at LEVEL on the current vCPU's shadow path (0 when empty, -1 when the path stops above). */
   spte(va: number, level: number): bigint {
     const mmu = this.m.mmu;
+    if (mmu instanceof TdpMmu) return -1n; // designs.md: there is no shadow under `tdp`
     const vcpu = this.m.vcpu;
     if (this.m.mode.shadowLevels === 3 && level === 3) {
       const root = vcpu.paeRoot[shadowIndex(va, 3)];
@@ -109,6 +113,14 @@ export class MachineEnv implements ExprEnv {
       if (!page) return -1n;
     }
     return spteToBigInt(page.entry(shadowIndex(va, level)));
+  }
+
+  /** npte(GPA[, L]): the nested entry at level L on the path of GPA; -1 where no table is there, or no nested table at all. */
+  npte(gpa: number, level: number): bigint {
+    const mmu = this.m.mmu;
+    if (!(mmu instanceof TdpMmu)) return -1n;
+    const v = mmu.npte(Math.floor(gpa / PAGE_SIZE), level);
+    return v < 0 ? -1n : spteToBigInt(v);
   }
 
   /** gpa(VA): the guest translation for a read at the current privilege, or -1. */

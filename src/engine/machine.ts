@@ -12,6 +12,7 @@ import { MODES, type PagingMode } from './paging';
 import { POLICY_NAMES, getPolicy, type Policy } from './policy';
 import { buildGuestImage, pteEntryAddress } from './setup';
 import { ShadowMmu, type ShadowSnapshot, type ShadowStats } from './shadow';
+import { TdpMmu } from './tdp';
 import type { StepRecorder } from './steps';
 import { ACC_EXEC, ACC_READ, ACC_WRITE } from './walk';
 
@@ -123,7 +124,7 @@ export class Machine {
     this.mem = image.memory;
     this.spaceRoots = image.spaceRoots;
     this.shadow = new ShadowMmu(program.shadowPages);
-    this.mmu = new Mmu(this.mode, this.mem, this.shadow, policy, program.vcpus);
+    this.mmu = new (policy.design === 'tdp' ? TdpMmu : Mmu)(this.mode, this.mem, this.shadow, policy, program.vcpus);
     const cr3 = this.spaceRoots[0] ?? 0;
     for (const v of this.mmu.vcpus) {
       v.user = program.cpl === 'user';
@@ -242,6 +243,7 @@ export class Machine {
         // No exit and nothing to do: every trapped pte store kept the shadow in sync.
         break;
     }
+    if (this.mmu.error !== null) this.error = this.mmu.error;
     this.events++;
     this.lastEventRow = i;
     const last = this.last;

@@ -20,9 +20,13 @@ import {
 } from './bits';
 import type { GuestMemory } from './memory';
 import { shadowIndex, type PagingMode } from './paging';
-import type { Policy } from './policy';
+import type { Design, Policy } from './policy';
 import { ACC_REC_U, ACC_REC_W, hostFrameOf, roleWordOf, type ShadowMmu, type ShadowPage } from './shadow';
 import {
+  ACCESS_ALL,
+  ACCESS_U,
+  ACCESS_W,
+  ACCESS_X,
   ACC_EXEC,
   ACC_WRITE,
   GuestWalk,
@@ -59,14 +63,16 @@ export interface ExitCounters {
   emulate: number;
   cr3: number;
   invlpg: number;
+  /** Nested page faults under `tdp` (designs.md); 0 under the shadow policies. */
+  npt: number;
 }
 
 export function emptyExits(): ExitCounters {
-  return { total: 0, pf: 0, fill: 0, inject: 0, emulate: 0, cr3: 0, invlpg: 0 };
+  return { total: 0, pf: 0, fill: 0, inject: 0, emulate: 0, cr3: 0, invlpg: 0, npt: 0 };
 }
 
-export type ExitReason = 'page-fault' | 'cr3';
-export type ExitOutcome = 'fill' | 'inject' | 'emulate';
+export type ExitReason = 'page-fault' | 'cr3' | 'npt';
+export type ExitOutcome = 'fill' | 'inject' | 'emulate' | 'map';
 
 export interface ExitInfo {
   readonly reason: ExitReason;
@@ -77,6 +83,7 @@ const EXIT_CR3: ExitInfo = Object.freeze({ reason: 'cr3' });
 const EXIT_FILL: ExitInfo = Object.freeze({ reason: 'page-fault', outcome: 'fill' });
 const EXIT_INJECT: ExitInfo = Object.freeze({ reason: 'page-fault', outcome: 'inject' });
 const EXIT_EMULATE: ExitInfo = Object.freeze({ reason: 'page-fault', outcome: 'emulate' });
+const EXIT_NPT: ExitInfo = Object.freeze({ reason: 'npt', outcome: 'map' });
 
 /** What one access did, as the guest sees it. */
 export interface AccessResult {
@@ -133,13 +140,17 @@ export class Mmu {
   /** Accesses 2007 would have retried forever, and loops of its host code (engine.md, "Counting"). */
   livelocks = 0;
   hangs = 0;
+  /** A replay error of the current event (under `tdp`: a guest-physical address the nested table cannot map). */
+  error: string | null = null;
   /** The current event's livelocks and hangs, in order. */
   incidents: Incident[] = [];
   private fillWhy = FillWhy.Fixed;
   /** The current event's store (rewritten by the next one: read it, don't keep it). */
   store: StoreInfo | null = null;
   private readonly storeInfo: StoreInfo = { gpa: 0, size: 0, trapped: false };
-  private readonly walk = new GuestWalk();
+  protected readonly walk = new GuestWalk();
+  /** The policy's design: 2007's shadow, 2008's `access`, or `tdp` (see TdpMmu). */
+  readonly design: Design;
 
   constructor(
     readonly mode: PagingMode,
@@ -148,11 +159,12 @@ export class Mmu {
     readonly policy: Policy,
     vcpus: number,
   ) {
+    this.design = policy.design;
     for (let i = 0; i < vcpus; i++) this.vcpus.push(new VCpu(i));
   }
 
   /** The paging-mode prefix of FNAME functions (paging_tmpl.h). */
-  private fname(name: string): string {
+  protected fname(name: string): string {
     return (this.mode.entrySize === 4 ? 'paging32_' : 'paging64_') + name;
   }
 
@@ -162,6 +174,7 @@ export class Mmu {
     this.fault = -1;
     this.floodZapped = false;
     this.store = null;
+    this.error = null;
     if (this.incidents.length) this.incidents = [];
   }
 
@@ -184,9 +197,12 @@ export class Mmu {
     );
   }
 
-  private countExit(reason: ExitReason, outcome?: ExitOutcome): void {
+  protected countExit(reason: ExitReason, outcome?: ExitOutcome): void {
     this.exits.total++;
-    if (reason === 'cr3') {
+    if (reason === 'npt') {
+      this.exits.npt++;
+      this.exit = EXIT_NPT;
+    } else if (reason === 'cr3') {
       this.exits.cr3++;
       this.exit = EXIT_CR3;
     } else {
@@ -318,6 +334,12 @@ export class Mmu {
       vcpu.lastPtWriteCount = 0;
       outcome = 'inject';
     } else {
+      if (w.setD && this.design === 'access') {
+        // 2008 set D with a whole-entry store that runs kvm_mmu_pte_write for that entry (no exit
+        // of its own): its shadow entry is zapped (at level 1 installed again) before fetch runs.
+        rec?.step(this.fname('walk_addr'), `D set by a whole-entry store of the ${w.level > 1 ? 'large' : 'leaf'} entry at ${hex(w.pteGpa[w.level]!)}: kvm_mmu_pte_write runs for it`);
+        this.pteWrite(vcpu, w.pteGpa[w.level]!, this.mode.entrySize);
+      }
       const leaf = this.fetch(vcpu, va, w);
       const index = shadowIndex(va, 1);
       this.fillWhy = FillWhy.Fixed;
@@ -355,7 +377,7 @@ export class Mmu {
   private fixWritePf(vcpu: VCpu, leaf: ShadowPage, index: number, w: GuestWalk, user: boolean, lo: number, hi: number, size: number, hasValue: boolean): ExitOutcome {
     const rec = this.shadow.rec;
     const acc = leaf.access(index);
-    if ((acc & ACC_REC_W) === 0 || (user && (acc & ACC_REC_U) === 0)) {
+    if (this.design === '2007' && ((acc & ACC_REC_W) === 0 || (user && (acc & ACC_REC_U) === 0))) {
       rec?.step(this.fname('fix_write_pf'), `the leaf's recorded access (${describeRecordedAccess(acc)}) refuses a ${user ? 'user' : 'kernel'} write: nothing fixed`);
       this.fillWhy = FillWhy.Refused;
       return 'fill';
@@ -425,15 +447,16 @@ export class Mmu {
     }
     const index = shadowIndex(va, 1);
     const cur = page.entry(index);
-    if (cur !== 0) {
+    if (cur !== 0 && this.design === '2007') {
       // 2007's fetch returns a present leaf as it stands, with the access recorded when it was built.
       rec?.step(this.fname('fetch'), `leaf spte ${hex(cur)} in ${page.describe()} [${index}] is present: returned as it stands (recorded access ${describeRecordedAccess(page.access(index))})`);
     } else {
-      const spte = this.leafSpte(w);
+      // 2008's mmu_set_spte rebuilds the leaf on every fault, present or not.
+      const spte = this.design === 'access' ? this.leafSpte2008(w) : this.leafSpte(w);
       this.shadow.setSpte(page, index, spte);
       page.storeAccess(index, (w.accW ? ACC_REC_W : 0) | (w.accU ? ACC_REC_U : 0));
       if (rec) {
-        rec.step(this.fname(w.level > 1 ? 'set_pde' : 'set_pte'), `leaf spte ${hex(spte)} in ${page.describe()} [${index}]: ${describeSpte(spte)}`).sptes = [
+        rec.step(this.design === 'access' ? 'mmu_set_spte' : this.fname(w.level > 1 ? 'set_pde' : 'set_pte'), `leaf spte ${hex(spte)} in ${page.describe()} [${index}]: ${describeSpte(spte)}`).sptes = [
           { page: page.uid, index },
         ];
       }
@@ -459,6 +482,14 @@ export class Mmu {
   private childRole(va: number, level: number, w: GuestWalk): number {
     const glevels = this.mode.levels;
     const quadrant = glevels === 2 ? (va >>> (12 + 9 * level)) & ((1 << level) - 1) : 0;
+    if (this.design === 'access') {
+      // 2008: every page on the path takes the whole walk's pt_access; a metaphysical page also
+      // loses W while the large entry is not dirty after the walk.
+      const meta = w.level > level;
+      let access = w.ptAccess;
+      if (meta && (w.pteLo[w.level]! & PT_DIRTY) === 0) access &= ~ACCESS_W;
+      return roleWordOf(level, glevels, quadrant, meta, 0, access);
+    }
     if (w.level > level) {
       const lo = w.pteLo[w.level]!;
       const hugepageAccess = (lo & PT_WRITABLE ? 1 : 0) | (lo & PT_USER ? 2 : 0);
@@ -474,6 +505,19 @@ export class Mmu {
     if (w.accU) flags |= PT_USER;
     if (w.accW && (lo & PT_DIRTY) !== 0 && !this.shadow.isShadowed(w.gfn)) flags |= PT_WRITABLE;
     return makeSpte(hostFrameOf(w.gfn), flags, this.mode.hasNx && w.leafNx);
+  }
+
+  /**
+   * 2008's mmu_set_spte: W, U and X from pte_access (W only where the guest
+   * leaf is dirty and its target frame is not shadowed), NX where X is not.
+   */
+  private leafSpte2008(w: GuestWalk): number {
+    const lo = w.pteLo[w.level]!;
+    const a = w.pteAccess(this.mode);
+    let flags = PT_PRESENT | (lo & (PT_ACCESSED | PT_DIRTY));
+    if (a & ACCESS_U) flags |= PT_USER;
+    if (a & ACCESS_W && (lo & PT_DIRTY) !== 0 && !this.shadow.isShadowed(w.gfn)) flags |= PT_WRITABLE;
+    return makeSpte(hostFrameOf(w.gfn), flags, this.mode.hasNx && (a & ACCESS_X) === 0);
   }
 
   /**
@@ -656,12 +700,17 @@ export class Mmu {
     }
   }
 
+  /** Roots have access W U X under `access` (designs.md); 2007's roles have none. */
+  private get rootAccess(): number {
+    return this.design === 'access' ? ACCESS_ALL : -1;
+  }
+
   /** mmu_alloc_roots */
   allocRoots(vcpu: VCpu): void {
     const gfn = Math.floor(vcpu.cr3 / PAGE_SIZE);
     const glevels = this.mode.levels;
     if (this.mode.shadowLevels === 4) {
-      const p = this.shadow.getPage(gfn, { level: 4, glevels, quadrant: 0, metaphysical: false, hugepageAccess: 0 }, null, 0);
+      const p = this.shadow.getPage(gfn, { level: 4, glevels, quadrant: 0, metaphysical: false, hugepageAccess: 0, access: this.rootAccess, nested: false }, null, 0);
       p.rootCount++;
       vcpu.root = p;
       return;
@@ -672,7 +721,7 @@ export class Mmu {
         if ((vcpu.pdpteLo[i]! & PT_PRESENT) === 0) continue;
         rootGfn = entryFrame(this.mode, vcpu.pdpteLo[i]!, vcpu.pdpteHi[i]!);
       }
-      const p = this.shadow.getPage(rootGfn, { level: 2, glevels, quadrant: glevels === 2 ? i : 0, metaphysical: false, hugepageAccess: 0 }, null, 0);
+      const p = this.shadow.getPage(rootGfn, { level: 2, glevels, quadrant: glevels === 2 ? i : 0, metaphysical: false, hugepageAccess: 0, access: this.rootAccess, nested: false }, null, 0);
       p.rootCount++;
       vcpu.paeRoot[i] = p;
     }

@@ -4,10 +4,18 @@
 import { PT_ACCESSED, PT_DIRTY, PT_NX_HI, PT_PRESENT, PT_USER, PT_WRITABLE, hex, makeSpte } from './bits';
 import type { PagingMode } from './paging';
 import { ACC_REC_U, ACC_REC_W, hostFrameOf, type ShadowMmu, type ShadowPage } from './shadow';
-import { entryFrame } from './walk';
+import { ACCESS_U, ACCESS_W, ACCESS_X, entryAccess, entryFrame } from './walk';
+
+/**
+ * Which MMU design a policy runs: 2007's shadow (engine.md: `zap`, `update`),
+ * 2008's shadow with access bits in the role (designs.md: `access`), or
+ * two-dimensional paging (designs.md: `tdp`).
+ */
+export type Design = '2007' | 'access' | 'tdp';
 
 export interface Policy {
   readonly name: string;
+  readonly design: Design;
   /** One line for `--help`, the README and the debugger. */
   readonly summary: string;
   /**
@@ -21,6 +29,7 @@ export interface Policy {
 /** Before the seed: the trapped write only zaps; the guest's next access refaults. */
 export const zapPolicy: Policy = {
   name: 'zap',
+  design: '2007',
   summary: 'KVM before the seed: a trapped guest pte write zaps the shadow pte; the next access refaults (3 exits for a demand fault).',
   newPte() {},
 };
@@ -34,6 +43,7 @@ export const zapPolicy: Policy = {
  */
 export const updatePolicy: Policy = {
   name: 'update',
+  design: '2007',
   summary: 'The seed: a trapped guest pte write updates the shadow pte from the new guest pte (2 exits for a demand fault); W and U from the leaf alone.',
   newPte(mmu: ShadowMmu, mode: PagingMode, page: ShadowPage, index: number, newLo: number, newHi: number, bytes: number): void {
     if (page.level !== 1) return; // mmu_pte_write_new_pte: PT_PAGE_TABLE_LEVEL only
@@ -49,25 +59,52 @@ export const updatePolicy: Policy = {
       rec?.step(fname, `new gpte ${hex(lo)} lacks P or A: nothing installed`);
       return;
     }
-    // FNAME(set_pte) with access_bits = 6: W and U from the guest pte alone.
+    // FNAME(set_pte) with access_bits = 6: W and U from the guest pte alone (2007); under
+    // `access` (2008's update_pte) the page's role.access AND the new entry's own access.
     let access = lo & (PT_WRITABLE | PT_USER);
+    let nx = mode.hasNx && (hi & PT_NX_HI) !== 0;
+    if (page.role.access >= 0) {
+      const a = page.role.access & entryAccess(mode, lo, hi);
+      access = (a & ACCESS_W ? PT_WRITABLE : 0) | (a & ACCESS_U ? PT_USER : 0);
+      nx = mode.hasNx && (a & ACCESS_X) === 0;
+    }
     // set_pte_common records access_bits (6 & gpte) in the entry's spare bits: the leaf's own W and U.
     const recorded = (access & PT_WRITABLE ? ACC_REC_W : 0) | (access & PT_USER ? ACC_REC_U : 0);
     const gfn = entryFrame(mode, lo, hi);
     if ((lo & PT_DIRTY) === 0) access &= ~PT_WRITABLE;
     if (access & PT_WRITABLE && mmu.isShadowed(gfn)) access &= ~PT_WRITABLE;
-    const nx = mode.hasNx && (hi & PT_NX_HI) !== 0;
     const spte = makeSpte(hostFrameOf(gfn), (lo & (PT_PRESENT | PT_ACCESSED | PT_DIRTY)) | access, nx);
     mmu.setSpte(page, index, spte);
     page.storeAccess(index, recorded);
     mmu.stats.sptesUpdated++;
-    rec?.step(fname, `installed spte ${hex(spte)} in ${page.describe()} [${index}] from new gpte (W and U from the leaf alone)`);
+    rec?.step(fname, `installed spte ${hex(spte)} in ${page.describe()} [${index}] from new gpte (${page.role.access >= 0 ? "the page's role.access AND the entry's own" : 'W and U from the leaf alone'})`);
   },
+};
+
+/**
+ * 2008 (designs.md, `access`): `update` plus the guest's access bits in every
+ * shadow page's role; update_pte takes role.access AND the new entry's own.
+ */
+export const accessPolicy: Policy = {
+  name: 'access',
+  design: 'access',
+  summary: "2008: the seed's update plus the guest's access bits (W, U, X) in the shadow page's role; flaws 1 to 3 gone, 4 narrowed, 5 new.",
+  newPte: updatePolicy.newPte,
+};
+
+/** Two-dimensional paging (designs.md, `tdp`): no shadow of guest tables, so no pte-write path. */
+export const tdpPolicy: Policy = {
+  name: 'tdp',
+  design: 'tdp',
+  summary: "Two-dimensional paging (EPT/NPT): a nested page table maps guest-physical to host; the guest's own faults and pte stores cost no exit.",
+  newPte() {},
 };
 
 export const POLICIES: ReadonlyMap<string, Policy> = new Map([
   [zapPolicy.name, zapPolicy],
   [updatePolicy.name, updatePolicy],
+  [accessPolicy.name, accessPolicy],
+  [tdpPolicy.name, tdpPolicy],
 ]);
 
 export const POLICY_NAMES: readonly string[] = [...POLICIES.keys()];

@@ -27,17 +27,24 @@ export interface Role {
   glevels: number;
   quadrant: number;
   metaphysical: boolean;
-  /** Metaphysical pages only: the large entry's W and U bits, as W=1, U=2. */
+  /** Metaphysical pages under 2007's policies: the large entry's W and U bits, as W=1, U=2. */
   hugepageAccess: number;
+  /**
+   * Under `access` (2008, designs.md): the walk's pt_access (W=1, U=2, X=4),
+   * part of every page's role; -1 under the 2007 policies, whose roles have no access.
+   */
+  access: number;
+  /** Under `tdp`: a page of the nested page table (keyed by level and the first guest frame it covers). */
+  nested: boolean;
 }
 
 export function roleWord(r: Role): number {
-  return roleWordOf(r.level, r.glevels, r.quadrant, r.metaphysical, r.hugepageAccess);
+  return roleWordOf(r.level, r.glevels, r.quadrant, r.metaphysical, r.hugepageAccess, r.access, r.nested);
 }
 
 /** A role as one number (the union's word): two roles are the same role when their words are equal. */
-export function roleWordOf(level: number, glevels: number, quadrant: number, metaphysical: boolean, hugepageAccess: number): number {
-  return level | (glevels << 3) | (quadrant << 6) | ((metaphysical ? 1 : 0) << 8) | (hugepageAccess << 9);
+export function roleWordOf(level: number, glevels: number, quadrant: number, metaphysical: boolean, hugepageAccess: number, access = -1, nested = false): number {
+  return level | (glevels << 3) | (quadrant << 6) | ((metaphysical ? 1 : 0) << 8) | (hugepageAccess << 9) | ((access + 1) << 11) | ((nested ? 1 : 0) << 15);
 }
 
 /** Roles by word, one frozen object each: pages of the same role share it. */
@@ -47,16 +54,34 @@ const rolesByWord = new Map<number, Role>();
 export function roleOfWord(word: number): Role {
   let r = rolesByWord.get(word);
   if (r === undefined) {
-    r = Object.freeze({ level: word & 7, glevels: (word >>> 3) & 7, quadrant: (word >>> 6) & 3, metaphysical: ((word >>> 8) & 1) === 1, hugepageAccess: (word >>> 9) & 3 });
+    r = Object.freeze({
+      level: word & 7,
+      glevels: (word >>> 3) & 7,
+      quadrant: (word >>> 6) & 3,
+      metaphysical: ((word >>> 8) & 1) === 1,
+      hugepageAccess: (word >>> 9) & 3,
+      access: ((word >>> 11) & 15) - 1,
+      nested: ((word >>> 15) & 1) === 1,
+    });
     rolesByWord.set(word, r);
   }
   return r;
 }
 
+/** `W U X`, `-`: an access (W=1, U=2, X=4) as flag names. */
+export function accessNames(a: number): string {
+  const n = [a & 1 ? 'W' : '', a & 2 ? 'U' : '', a & 4 ? 'X' : ''].filter(Boolean);
+  return n.length ? n.join(' ') : '-';
+}
+
 export function describeRole(r: Role): string {
+  if (r.nested) return `nested, level ${r.level}`;
   const parts = [`level ${r.level}`, `glevels ${r.glevels}`];
   if (r.glevels === 2) parts.push(`quadrant ${r.quadrant}`);
-  if (r.metaphysical) parts.push(`metaphysical (access ${r.hugepageAccess & 1 ? 'W' : ''}${r.hugepageAccess & 2 ? 'U' : ''}${r.hugepageAccess ? '' : '-'})`);
+  if (r.access >= 0) {
+    if (r.metaphysical) parts.push('metaphysical');
+    parts.push(`access ${accessNames(r.access)}`);
+  } else if (r.metaphysical) parts.push(`metaphysical (access ${r.hugepageAccess & 1 ? 'W' : ''}${r.hugepageAccess & 2 ? 'U' : ''}${r.hugepageAccess ? '' : '-'})`);
   return parts.join(', ');
 }
 
@@ -520,11 +545,14 @@ export class ShadowMmu {
     return out;
   }
 
+  /** False under `tdp`: nested entries cleared by a zap are not shadow ptes (designs.md, "Counting"). */
+  countSptes = true;
+
   /** Clears a present entry and counts it (every present entry cleared anywhere counts). */
   private clearSpte(page: ShadowPage, index: number): void {
     if (page.entry(index) === 0) return;
     this.setSpte(page, index, 0);
-    this.stats.sptesZapped++;
+    if (this.countSptes) this.stats.sptesZapped++;
   }
 
   private rmapAdd(page: ShadowPage, index: number, gfn: number): void {

@@ -54,6 +54,13 @@ export class GuestWalk {
   accU = false;
   /** Some level on the path has NX. */
   anyNx = false;
+  /**
+   * 2008's pt_access (designs.md): the access (W, U, X = no NX) allowed by
+   * every non-leaf entry above the leaf (or large) entry; the PAE PDPTEs count
+   * as all three. Set on a walk that reached its leaf. pte_access is this AND
+   * the leaf's own access (`pteAccess`).
+   */
+  ptAccess = 0;
   /** Every entry on the path had A set before this walk (PDPTEs excepted). */
   allAccessed = true;
   /** Per level (index = level): the entry's guest-physical address (-1 for a PAE PDPTE register), its value, and the table's frame. */
@@ -77,6 +84,10 @@ export class GuestWalk {
   get leafDirty(): boolean {
     return (this.pteLo[this.level]! & PT_DIRTY) !== 0;
   }
+  /** 2008's pte_access: pt_access AND the leaf's (or large entry's) own access (ACCESS_W | ACCESS_U | ACCESS_X). */
+  pteAccess(mode: PagingMode): number {
+    return this.ptAccess & entryAccess(mode, this.pteLo[this.level]!, this.pteHi[this.level]!);
+  }
   get large(): boolean {
     return this.level > 1;
   }
@@ -87,6 +98,16 @@ export class GuestWalk {
     const align = mode.largeFrameAlign(this.level);
     return f - (f & (align - 1));
   }
+}
+
+/** An entry's own access as 2008 saw it: W (its W bit), U (its U bit), X (unless NX; always in mode 32). */
+export const ACCESS_W = 1;
+export const ACCESS_U = 2;
+export const ACCESS_X = 4;
+export const ACCESS_ALL = 7;
+
+export function entryAccess(mode: PagingMode, lo: number, hi: number): number {
+  return (lo & PT_WRITABLE ? ACCESS_W : 0) | (lo & PT_USER ? ACCESS_U : 0) | (mode.hasNx && (hi & PT_NX_HI) !== 0 ? 0 : ACCESS_X);
 }
 
 /** The frame number in an entry (bits 12..31 in mode 32, 12..51 otherwise). */
@@ -152,6 +173,7 @@ export function walkAddr(
   } else {
     table = Math.floor(root.cr3 / PAGE_SIZE);
   }
+  let ptAccess = ACCESS_ALL;
   for (;;) {
     w.tableGfn[level] = table;
     const gpa = table * PAGE_SIZE + mode.index(va, level) * mode.entrySize;
@@ -181,9 +203,11 @@ export function walkAddr(
     }
     const leaf = level === 1 || ((lo & PT_PAGE_SIZE) !== 0 && mode.isLargeLevel(level));
     if (leaf) break;
+    ptAccess &= entryAccess(mode, lo, hi);
     table = entryFrame(mode, lo, hi);
     level--;
   }
+  w.ptAccess = ptAccess;
   // Success: the translation, and D on a write's leaf.
   const base = w.leafFrame(mode);
   // Large pages are 2 MiB, 4 MiB or 1 GiB: the offset in one fits in 31 bits.

@@ -21,7 +21,7 @@ const flag = (name: string, bit: number, doc: string): NameDoc => ({
 
 /** Every built-in name, function and constant, in a stable order. */
 export const EXPR_NAMES: readonly NameDoc[] = [
-  { name: 'policy', kind: 'name', signature: 'policy', doc: 'The running pte-write policy, a string (`"zap"`, `"update"`).' },
+  { name: 'policy', kind: 'name', signature: 'policy', doc: 'The running policy, a string: `"zap"`, `"update"` (2007), `"access"` (2008), `"tdp"` (two-dimensional paging).' },
   { name: 'vcpu', kind: 'name', signature: 'vcpu', doc: 'The current vCPU number (0-based).' },
   { name: 'line', kind: 'name', signature: 'line', doc: 'The line of the current event.' },
   { name: 'cr3', kind: 'name', signature: 'cr3', doc: 'CR3 of the current vCPU.' },
@@ -29,15 +29,16 @@ export const EXPR_NAMES: readonly NameDoc[] = [
     name: 'exits',
     kind: 'name',
     signature: 'exits',
-    doc: 'VM exits so far, by kind: `exits.total`, `exits.pf`, `exits.fill`, `exits.inject`, `exits.emulate`, `exits.cr3`, `exits.invlpg`.',
+    doc: 'VM exits so far, by kind: `exits.total`, `exits.pf`, `exits.fill`, `exits.inject`, `exits.emulate`, `exits.cr3`, `exits.invlpg`, `exits.npt`.',
     members: [
-      member('exits', 'total', 'Every VM exit so far (`pf` + `cr3` + `invlpg`).'),
+      member('exits', 'total', 'Every VM exit so far (`pf` + `cr3` + `invlpg` + `npt`).'),
       member('exits', 'pf', 'Page-fault exits so far (`fill` + `inject` + `emulate`).'),
       member('exits', 'fill', 'Page-fault exits whose handler filled the shadow (outcome `fill`).'),
       member('exits', 'inject', 'Page-fault exits that injected a #PF into the guest (outcome `inject`).'),
       member('exits', 'emulate', 'Page-fault exits that emulated a store to a shadowed guest page table (outcome `emulate`).'),
       member('exits', 'cr3', 'Exits for CR3 loads so far.'),
       member('exits', 'invlpg', 'Exits for INVLPG so far.'),
+      member('exits', 'npt', 'Nested page faults so far under `tdp` (the first touch of a guest frame); 0 under the shadow policies.'),
     ],
   },
   {
@@ -75,6 +76,14 @@ export const EXPR_NAMES: readonly NameDoc[] = [
     doc: 'The guest translation of VA for a read by the current privilege, or `-1` where the guest walk faults.',
     minArgs: 1,
     maxArgs: 1,
+  },
+  {
+    name: 'npte',
+    kind: 'function',
+    signature: 'npte(GPA[, LEVEL])',
+    doc: 'Under `tdp`, the nested page-table entry at LEVEL (default 1) on the path of GPA: `0` where that table exists and the entry is empty, `-1` where the path has no table at that level (always `-1` under the shadow policies).',
+    minArgs: 1,
+    maxArgs: 2,
   },
   {
     name: 'shadowed',

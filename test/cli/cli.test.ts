@@ -40,14 +40,16 @@ describe('run --json', () => {
       faults: 1,
       shadow: { pagesCreated: 4, pagesZapped: 0, sptesZapped: 0, sptesUpdated: 1, floods: 0, unshadowed: 0, reclaimed: 0, overLimit: 0, pagesAlive: 4 },
       expectations: { passed: 4, failed: 0 },
-      audit: { violations: 0 },
+      livelocks: 0,
+      hangs: 0,
+      audit: { violations: 0, byFlaw: {} },
     });
     expect(j.file).toContain('demand-fault.mmutrace');
   });
 
   it('under zap the retry refaults: one more fill, nothing updated', () => {
     const j = JSON.parse(run('run', ex('demand-fault.mmutrace'), '--json', '--policy', 'zap').out);
-    expect(j.exits).toEqual({ total: 4, pf: 4, fill: 2, inject: 1, emulate: 1, cr3: 0, invlpg: 0 });
+    expect(j.exits).toEqual({ total: 4, pf: 4, fill: 2, inject: 1, emulate: 1, cr3: 0, invlpg: 0, npt: 0 });
     expect(j.shadow.sptesUpdated).toBe(0);
   });
 });
@@ -57,17 +59,23 @@ describe('compare', () => {
     const r = run('compare', ex('demand-fault.mmutrace'), '--json');
     expect(r.code).toBe(0);
     const j = JSON.parse(r.out);
-    expect(Object.keys(j.policies)).toEqual(['zap', 'update']);
+    // cli.md: all four policies by default; designs.md's table: 3, 2, 2 and 1 exits from @fault.
+    expect(Object.keys(j.policies)).toEqual(['zap', 'update', 'access', 'tdp']);
     expect(j.policies.zap.fromLabel.fault.exits).toBe(3);
     expect(j.policies.update.fromLabel.fault.exits).toBe(2);
+    expect(j.policies.access.fromLabel.fault.exits).toBe(2);
+    expect(j.policies.tdp.fromLabel.fault.exits).toBe(1);
+    expect(j.policies.tdp.exits).toMatchObject({ npt: 6, pf: 0, cr3: 0 });
   });
 
   it('prints a table with a column per policy', () => {
     const r = run('compare', ex('demand-fault.mmutrace'));
-    expect(r.out).toMatch(/^\s+zap\s+update$/m);
-    expect(r.out).toMatch(/^VM exits\s+4\s+3$/m);
-    expect(r.out).toMatch(/^\s+from @fault\s+3\s+2$/m);
-    expect(r.out).toMatch(/^\s+page-fault: fill\s+2\s+1$/m);
+    expect(r.out).toMatch(/^\s+zap\s+update\s+access\s+tdp$/m);
+    // tdp: the first read touches 4 tables and its page (5), the retry the new page (1).
+    expect(r.out).toMatch(/^VM exits\s+4\s+3\s+3\s+6$/m);
+    expect(r.out).toMatch(/^\s+from @fault\s+3\s+2\s+2\s+1$/m);
+    expect(r.out).toMatch(/^\s+page-fault: fill\s+2\s+1\s+1\s+0$/m);
+    expect(r.out).toMatch(/^\s+npt\s+0\s+0\s+0\s+6$/m);
   });
 
   it('takes --policies', () => {
@@ -89,10 +97,14 @@ describe('check', () => {
     const l = run('check', ex('livelock-shared-table.mmutrace'), ex('livelock-self-map.mmutrace'), '--policy', 'all');
     expect(l.code).toBe(1);
     const lines = l.err.trim().split('\n');
-    expect(lines).toHaveLength(4);
+    // designs.md: `access` keeps the unshadow (and so the self-map livelock) but not the shared
+    // table's; `tdp` has neither.
+    expect(lines).toHaveLength(5);
     for (const p of ['zap', 'update']) {
-      expect(lines).toContainEqual(expect.stringMatching(new RegExp(`livelock-shared-table\\.mmutrace:21:1: livelock \\[${p}\\]: .*read of 0x400000 by user.*recorded access`)));
-      expect(lines).toContainEqual(expect.stringMatching(new RegExp(`livelock-self-map\\.mmutrace:18:1: livelock \\[${p}\\]: .*write of 0x401000 by user.*unshadows it`)));
+      expect(lines).toContainEqual(expect.stringMatching(new RegExp(`livelock-shared-table\\.mmutrace:23:1: livelock \\[${p}\\]: .*read of 0x400000 by user.*recorded access`)));
+    }
+    for (const p of ['zap', 'update', 'access']) {
+      expect(lines).toContainEqual(expect.stringMatching(new RegExp(`livelock-self-map\\.mmutrace:20:1: livelock \\[${p}\\]: .*write of 0x401000 by user.*unshadows it`)));
     }
     expect(l.err).not.toContain('expect failed');
   });

@@ -2,7 +2,7 @@
 // event where KVM 2007 would have looped forever, names the function that
 // loops, shows each retry's exit as handler frames, and steps back over it.
 // The example's comments say what each line does (examples/livelock-shared-table.mmutrace:
-// line 19 reads through the supervisor-only path, line 21 is the user read that livelocks).
+// line 21 reads through the supervisor-only path, line 23 is the user read that livelocks).
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { ROOT, cont, evaluate, frames, launch, startClient, stepBack, stepIn, topLine, writeTemp, type Client } from './helpers';
@@ -22,7 +22,7 @@ describe('livelocks and hangs', () => {
     const s = await launch(dc, { program: SHARED, stopOnEntry: false, policy: 'zap' });
     expect(s.reason).toBe('exception');
     expect(s.description).toMatch(/^Livelock in paging64_page_fault: the guest would retry this read of 0x400000 by user forever/);
-    expect(await topLine(dc)).toBe(21);
+    expect(await topLine(dc)).toBe(23);
     const i = (await dc.exceptionInfoRequest({ threadId: 1 })).body;
     expect(i.exceptionId).toBe('livelock');
     // 4 exits, all fills (engine.md, "The retry"), and the function 2007 would loop in.
@@ -36,9 +36,9 @@ describe('livelocks and hangs', () => {
 
   test('stepIn shows each retry as a successive page_fault exit; stepBack returns to the state before the access', async () => {
     await launch(dc, { program: SHARED, stopOnEntry: false, policy: 'update' }, (c) =>
-      c.setBreakpointsRequest({ source: { path: SHARED }, breakpoints: [{ line: 21 }] }),
+      c.setBreakpointsRequest({ source: { path: SHARED }, breakpoints: [{ line: 23 }] }),
     );
-    expect(await topLine(dc)).toBe(21);
+    expect(await topLine(dc)).toBe(23);
     expect(await evaluate(dc, 'exits.total', false)).toBe('1');
     // stepIn runs the event with a recorder: the livelock filter stops first, after the event.
     const s = await stepIn(dc);
@@ -67,7 +67,7 @@ describe('livelocks and hangs', () => {
     let k = 0;
     for (; k < 400; k++) {
       await stepBack(dc);
-      if ((await frames(dc)).length === 1 && (await topLine(dc)) === 21 && (await evaluate(dc, 'exits.total', false)) === '1') break;
+      if ((await frames(dc)).length === 1 && (await topLine(dc)) === 23 && (await evaluate(dc, 'exits.total', false)) === '1') break;
     }
     expect(k).toBeLessThan(400);
     // Back before the access: the exit of the first read only; the user path is not linked.

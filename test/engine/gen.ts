@@ -34,6 +34,15 @@ export interface Plan {
 export interface GenOptions {
   linux: boolean;
   bigPool?: boolean;
+  /**
+   * designs.md's precondition for `access`: non-leaf entries with any
+   * permissions (parents that withhold W or U, or have NX), but no guest table
+   * or large page reachable through two parent entries, no large entry whose
+   * own access changes (large entries are only cleared, never re-mapped), no
+   * PML4 or PDPT entry whose access changes (they are only cleared or stored
+   * back as first built), and data stores to page tables only clear entries.
+   */
+  noAlias?: boolean;
 }
 
 const POOL = 0x10000000;
@@ -141,6 +150,8 @@ interface Entry {
   child?: number;
   /** The value the generator believes is there (A/D bits and data stores aside). */
   value: bigint;
+  /** The value it was first built with. */
+  first?: bigint;
 }
 
 interface Table {
@@ -185,8 +196,14 @@ export class TraceBuilder {
   constructor(
     readonly mode: Mode,
     readonly linux: boolean,
+    readonly noAlias = false,
   ) {
     this.info = MODES[mode];
+  }
+
+  /** Large pages of their own, only cleared; table entries never aliased; tables written only to clear entries. */
+  private get unique(): boolean {
+    return this.linux || this.noAlias;
   }
 
   private take(space: number, level: number): number {
@@ -208,9 +225,10 @@ export class TraceBuilder {
   private record(e: Entry): void {
     const old = this.entryAt.get(e.gpa);
     if (old) {
-      Object.assign(old, e);
+      Object.assign(old, e, { first: old.first });
       return;
     }
+    e.first = e.value;
     this.entries.push(e);
     this.entryAt.set(e.gpa, e);
   }
@@ -284,7 +302,7 @@ export class TraceBuilder {
     } else {
       base = r.of(this.info.large);
     }
-    if (this.linux) {
+    if (this.unique) {
       // A large page of its own: frames no other large entry ever had.
       if (this.largeUsed.has(base)) {
         const free = (level === 3 ? GIANT.slice(0, 1) : this.info.large).filter((b) => !this.largeUsed.has(b));
@@ -354,6 +372,15 @@ export class TraceBuilder {
           this.mapped.unshift(leaf.va);
         }
       }
+      if (!this.linux && !this.noAlias && this.mode === '64' && r.chance(40)) {
+        // A directory reachable through two PDPT entries of different access (2008's flaw 5:
+        // upper pages keyed by the whole walk): 0x80000000 aliases 0x40000000's directory.
+        const de = this.entries.find((x) => x.space === s && x.kind === 'table' && x.level === 3 && x.va === 0x40000000n);
+        if (de) {
+          this.map(s, 0x80000000n, 3, this.tableValue(r, de.child!, false));
+          for (const off of PAGES) this.mapped.push(0x80000000n + BigInt(off), 0x80200000n + BigInt(off));
+        }
+      }
       if (!this.linux) {
         // Other permissions on non-leaf entries, and aliases: tables and large pages reachable twice.
         const n = r.pick(4);
@@ -361,7 +388,7 @@ export class TraceBuilder {
           const cand = this.entries.filter((e) => e.space === s && e.kind === 'table');
           if (!cand.length) break;
           const e = r.of(cand);
-          const alias = r.chance(50) ? this.tables.filter((t) => t.level === e.level - 1 && t.gpa !== e.child) : [];
+          const alias = r.chance(50) && !this.noAlias ? this.tables.filter((t) => t.level === e.level - 1 && t.gpa !== e.child) : [];
           const target = alias.length ? r.of(alias).gpa : e.child!;
           this.map(s, e.va, e.level, this.tableValue(r, target, false));
         }
@@ -385,12 +412,17 @@ export class TraceBuilder {
     } else if (e.kind === 'leaf') {
       value = r.chance(20) ? 0n : r.chance(20) ? e.value & ~F.A : this.leafValue(r);
     } else if (e.kind === 'large') {
-      if (this.linux) value = 0n;
+      if (this.unique) value = 0n;
       else value = r.chance(20) ? 0n : r.chance(20) ? e.value & ~F.D : (this.largeValue(r, e.level) ?? 0n);
     } else {
       const pdpte = e.kind === 'pdpte';
       if (this.linux) value = r.chance(35) ? 0n : this.tableValue(r, e.child!, pdpte);
-      else {
+      else if (this.noAlias) {
+        // PML4 and PDPT entries keep their access (cleared, or stored back as first built); a
+        // directory entry may take other permissions, never another table.
+        if (pdpte || e.level >= 3) value = r.chance(35) ? 0n : e.first!;
+        else value = r.chance(25) ? 0n : this.tableValue(r, e.child!, false);
+      } else {
         const c = r.pick(6);
         if (c === 0) value = 0n;
         else if (c === 1 && !pdpte && (e.level === 2 || (e.level === 3 && this.mode === '64'))) value = this.largeValue(r, e.level) ?? 0n;
@@ -402,7 +434,7 @@ export class TraceBuilder {
     }
     const form = r.pick(10);
     const lastInPage = e.gpa % 0x1000 === 0x1000 - es;
-    if (form === 9 && (!this.linux || e.kind === 'leaf')) {
+    if (form === 9 && (!this.unique || e.kind === 'leaf')) {
       // misaligned: shorter than 4 bytes, or crossing an entry
       const c = r.pick(3);
       if (c === 0) {
@@ -418,7 +450,7 @@ export class TraceBuilder {
       return `store ${hex(e.gpa)} = ${hex(value & 0xffffn)} size 2`;
     }
     e.value = value;
-    if (form === 8 && es === 8 && (!this.linux || e.kind === 'leaf')) {
+    if (form === 8 && es === 8 && (!this.unique || e.kind === 'leaf')) {
       // one half of a PAE/64-bit entry
       const hi = r.chance(50);
       if (r.chance(50) && e.space === cur.space) return `pte ${vaText(e.va)} L${e.level} = ${pteText(value, this.mode)} size 4 offset ${hi ? 4 : 0}`;
@@ -446,7 +478,7 @@ export function buildTrace(plan: Plan, opts: GenOptions): string {
 /** The trace text and the generator's model of the guest tables (as they are after the setup, for events: []). */
 export function buildTraceWithModel(plan: Plan, opts: GenOptions): { text: string; model: TraceBuilder } {
   const r = new Reader(plan.setup);
-  const b = new TraceBuilder(plan.mode, opts.linux);
+  const b = new TraceBuilder(plan.mode, opts.linux, opts.noAlias);
   const head: string[] = [`mode ${plan.mode}`];
   const vcpus = 1 + r.pick(3);
   if (vcpus > 1) head.push(`vcpus ${vcpus}`);
@@ -474,7 +506,7 @@ export function buildTraceWithModel(plan: Plan, opts: GenOptions): { text: strin
         let size: number;
         let off: number;
         let value: bigint | undefined;
-        if (opts.linux) {
+        if (opts.linux || opts.noAlias) {
           size = es;
           off = e.of([0, es, 0x10, 0x800, 0x1000 - es]);
           value = e.chance(50) ? (BigInt(e.next()) * 2n) & ((1n << BigInt(8 * size)) - 1n) : undefined;
@@ -497,7 +529,7 @@ export function buildTraceWithModel(plan: Plan, opts: GenOptions): { text: strin
       // a burst of stores to one entry (the flood detector)
       if (b.entries.length) {
         const en = e.of(b.entries);
-        if (b.linux && en.kind === 'large') en.value = 0n;
+        if ((b.linux || b.noAlias) && en.kind === 'large') en.value = 0n;
         const n = 2 + e.pick(2);
         for (let k = 0; k < n; k++) lines.push(`store ${hex(en.gpa)} = ${hex(en.value)}`);
       }

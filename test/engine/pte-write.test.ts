@@ -41,11 +41,11 @@ describe('the seed pattern (language.md example)', () => {
       expect(s.shadow.pagesAlive).toBe(4);
       expect(s.audit.violations).toBe(0);
       if (policy === 'zap') {
-        expect(s.exits).toEqual({ total: 4, pf: 4, fill: 2, inject: 1, emulate: 1, cr3: 0, invlpg: 0 });
+        expect(s.exits).toEqual({ total: 4, pf: 4, fill: 2, inject: 1, emulate: 1, cr3: 0, invlpg: 0, npt: 0 });
         expect(s.shadow.sptesUpdated).toBe(0);
       } else {
         // cli.md's example of `run --json` under update.
-        expect(s.exits).toEqual({ total: 3, pf: 3, fill: 1, inject: 1, emulate: 1, cr3: 0, invlpg: 0 });
+        expect(s.exits).toEqual({ total: 3, pf: 3, fill: 1, inject: 1, emulate: 1, cr3: 0, invlpg: 0, npt: 0 });
         expect(s.shadow).toEqual({
           pagesCreated: 4, pagesZapped: 0, sptesZapped: 0, sptesUpdated: 1,
           floods: 0, unshadowed: 0, reclaimed: 0, overLimit: 0, pagesAlive: 4,

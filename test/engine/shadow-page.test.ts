@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { ShadowPage, type Role } from '../../src/engine';
 import { prng } from '../../bench/gen';
 
-const role = (level: number): Role => ({ level, glevels: 4, quadrant: 0, metaphysical: false, hugepageAccess: 0 });
+const role = (level: number): Role => ({ level, glevels: 4, quadrant: 0, metaphysical: false, hugepageAccess: 0, access: -1, nested: false });
 
 describe('ShadowPage entries', () => {
   it('random stores (zeros included) to random indexes read back like a dense array', () => {

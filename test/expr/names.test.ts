@@ -37,6 +37,7 @@ describe('EXPR_NAMES', () => {
       gpte: 'function',
       spte: 'function',
       gpa: 'function',
+      npte: 'function',
       shadowed: 'function',
       P: 'constant',
       W: 'constant',
@@ -53,7 +54,7 @@ describe('EXPR_NAMES', () => {
     });
   });
   it('gives the members of exits and last', () => {
-    expect(names(findNameDoc('exits')!.members!)).toEqual(['total', 'pf', 'fill', 'inject', 'emulate', 'cr3', 'invlpg']);
+    expect(names(findNameDoc('exits')!.members!)).toEqual(['total', 'pf', 'fill', 'inject', 'emulate', 'cr3', 'invlpg', 'npt']);
     expect(names(findNameDoc('last')!.members!)).toEqual(['exits', 'fault', 'zapped', 'updated']);
     for (const m of [...findNameDoc('exits')!.members!, ...findNameDoc('last')!.members!]) expect(m.kind).toBe('member');
     expect(findNameDoc('last')!.members![1]!.signature).toBe('last.fault');
@@ -75,7 +76,7 @@ describe('EXPR_NAMES', () => {
   });
   it('derives the default sets', () => {
     expect([...DEFAULT_NAMES]).toEqual(['policy', 'vcpu', 'line', 'cr3', 'exits', 'last']);
-    expect([...DEFAULT_FUNCTIONS]).toEqual(['gpte', 'spte', 'gpa', 'shadowed']);
+    expect([...DEFAULT_FUNCTIONS]).toEqual(['gpte', 'spte', 'gpa', 'npte', 'shadowed']);
     expect([...EXPR_CONSTANTS]).toEqual([
       ['P', 1n],
       ['W', 2n],
@@ -123,12 +124,12 @@ describe('completeExpr', () => {
   it('offers everything but members at an empty prefix', () => {
     const r = completeExpr('', 0);
     expect(r.from).toBe(0);
-    expect(r.items).toHaveLength(22);
+    expect(r.items).toHaveLength(23);
     expect(names(completeExpr('1 + ', 4).items)).toEqual(names(r.items));
   });
   it('matches case-insensitively', () => {
     expect(names(completeExpr('p', 1).items)).toEqual(['policy', 'P', 'PWT', 'PCD', 'PS']);
-    expect(names(completeExpr('N', 1).items)).toEqual(['NX']);
+    expect(names(completeExpr('N', 1).items)).toEqual(['npte', 'NX']);
   });
   it('completes the word before the offset, not after it', () => {
     expect(completeExpr('polxyz', 3)).toEqual({ from: 0, items: [findNameDoc('policy')] });
