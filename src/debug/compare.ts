@@ -1,11 +1,12 @@
-// The exit counters that another pte-write policy would have at any row: a
-// second Machine with that policy replays the trace once, lazily (when the
-// counters are first asked for, then in idle time), recording one byte per
-// row (which exit the row caused) and the running totals every 4096 rows.
-// Once it has passed a row, the counters there cost at most 4096 additions;
-// when the replay is done the second Machine is dropped.
+// The exit counters that another policy would have at any row: a second
+// Machine with that policy replays the trace once, lazily (when the counters
+// are first asked for, then in idle time), recording one byte per row (which
+// exit the row caused; a row with several exits, the retries of engine.md or
+// the npt exits of designs.md, keeps its counts on the side) and the running
+// totals every 4096 rows. Once it has passed a row, the counters there cost at
+// most 4096 additions; when the replay is done the second Machine is dropped.
 
-import { Machine, emptyExits, type ExitCounters } from '../engine';
+import { Machine, emptyExits, type ExitCounters, type ExitInfo } from '../engine';
 import { Op, type Program } from '../trace';
 
 const BLOCK = 4096;
@@ -14,17 +15,27 @@ const C_FILL = 1;
 const C_INJECT = 2;
 const C_EMULATE = 3;
 const C_CR3 = 4;
+const C_NPT = 5;
+/** Kinds of exit counted: fill, inject, emulate, cr3, npt (the codes 1..5). */
+const KINDS = 5;
+/** Set on a row's code when it caused more than one exit (its counts are in `multi`). */
+const C_MULTI = 0x80;
+
+function codeOf(e: ExitInfo): number {
+  if (e.reason === 'cr3') return C_CR3;
+  if (e.reason === 'npt') return C_NPT;
+  return e.outcome === 'fill' ? C_FILL : e.outcome === 'inject' ? C_INJECT : C_EMULATE;
+}
 
 export class PolicyTracker {
   readonly policy: string;
   private machine: Machine | null;
   private codes = new Uint8Array(BLOCK);
-  /** Running totals (fill, inject, emulate, cr3) before row b*BLOCK, for each block b. */
-  private sums = new Float64Array(4 * 16);
-  private fill = 0;
-  private inject = 0;
-  private emulate = 0;
-  private cr3 = 0;
+  /** Rows with several exits: their counts by kind (fill, inject, emulate, cr3, npt). */
+  private readonly multi = new Map<number, Uint32Array>();
+  /** Running totals by kind before row b*BLOCK, for each block b. */
+  private sums = new Float64Array(KINDS * 16);
+  private readonly totals = new Float64Array(KINDS);
   /** Rows replayed so far. */
   pos = 0;
   done = false;
@@ -53,21 +64,17 @@ export class PolicyTracker {
       if ((row & (BLOCK - 1)) === 0) this.saveBlock(row / BLOCK);
       if (row >= this.codes.length) this.grow(row + 1);
       m.step();
-      const e = m.mmu.exit;
+      const exits = m.mmu.eventExits;
       let code = C_NONE;
-      if (e !== null && m.program.events.op[row]! <= Op.Invlpg) {
-        if (e.reason === 'cr3') {
-          code = C_CR3;
-          this.cr3++;
-        } else if (e.outcome === 'fill') {
-          code = C_FILL;
-          this.fill++;
-        } else if (e.outcome === 'inject') {
-          code = C_INJECT;
-          this.inject++;
-        } else {
-          code = C_EMULATE;
-          this.emulate++;
+      if (exits.length !== 0 && m.program.events.op[row]! <= Op.Invlpg) {
+        code = codeOf(exits[exits.length - 1]!);
+        if (exits.length === 1) this.totals[code - 1]!++;
+        else {
+          const c = new Uint32Array(KINDS);
+          for (const e of exits) c[codeOf(e) - 1]!++;
+          for (let k = 0; k < KINDS; k++) this.totals[k]! += c[k]!;
+          this.multi.set(row, c);
+          code |= C_MULTI;
         }
       }
       this.codes[row] = code;
@@ -84,15 +91,12 @@ export class PolicyTracker {
   }
 
   private saveBlock(b: number): void {
-    if (4 * b + 4 > this.sums.length) {
-      const s = new Float64Array(Math.max(this.sums.length * 2, 4 * b + 4));
+    if (KINDS * b + KINDS > this.sums.length) {
+      const s = new Float64Array(Math.max(this.sums.length * 2, KINDS * b + KINDS));
       s.set(this.sums);
       this.sums = s;
     }
-    this.sums[4 * b] = this.fill;
-    this.sums[4 * b + 1] = this.inject;
-    this.sums[4 * b + 2] = this.emulate;
-    this.sums[4 * b + 3] = this.cr3;
+    this.sums.set(this.totals, KINDS * b);
   }
 
   private grow(n: number): void {
@@ -101,48 +105,58 @@ export class PolicyTracker {
     this.codes = c;
   }
 
+  /** Adds row r's exits by kind into `into`. */
+  private addRow(r: number, into: Float64Array): void {
+    const code = this.codes[r]!;
+    if (code === C_NONE) return;
+    if (code & C_MULTI) {
+      const c = this.multi.get(r)!;
+      for (let k = 0; k < KINDS; k++) into[k]! += c[k]!;
+    } else into[code - 1]!++;
+  }
+
   /** The exit counters before row `pos` runs, or null when the replay has not got there yet. */
   countsAt(pos: number): ExitCounters | null {
     if (pos > this.pos) return null;
     const b = Math.floor(pos / BLOCK);
-    if (b * BLOCK > this.pos || 4 * b + 3 >= this.sums.length) return null;
-    let fill = this.sums[4 * b]!;
-    let inject = this.sums[4 * b + 1]!;
-    let emulate = this.sums[4 * b + 2]!;
-    let cr3 = this.sums[4 * b + 3]!;
-    for (let r = b * BLOCK; r < pos; r++) {
-      switch (this.codes[r]) {
-        case C_FILL:
-          fill++;
-          break;
-        case C_INJECT:
-          inject++;
-          break;
-        case C_EMULATE:
-          emulate++;
-          break;
-        case C_CR3:
-          cr3++;
-          break;
-      }
-    }
+    if (b * BLOCK > this.pos || KINDS * b + KINDS - 1 >= this.sums.length) return null;
+    const t = this.sums.slice(KINDS * b, KINDS * b + KINDS);
+    for (let r = b * BLOCK; r < pos; r++) this.addRow(r, t);
     const e = emptyExits();
-    e.fill = fill;
-    e.inject = inject;
-    e.emulate = emulate;
-    e.cr3 = cr3;
-    e.pf = fill + inject + emulate;
-    e.total = e.pf + cr3;
+    e.fill = t[0]!;
+    e.inject = t[1]!;
+    e.emulate = t[2]!;
+    e.cr3 = t[3]!;
+    e.npt = t[4]!;
+    e.pf = e.fill + e.inject + e.emulate;
+    e.total = e.pf + e.cr3 + e.npt;
     return e;
   }
 
-  /** What row `row` caused (0 none, 1 fill, 2 inject, 3 emulate, 4 cr3), or -1 when not replayed yet (for the MMU map's timeline). */
+  /**
+   * What row `row` caused, by its last exit (0 none, 1 fill, 2 inject, 3 emulate, 4 cr3, 5 npt),
+   * or -1 when not replayed yet (for the MMU map's timeline).
+   */
   codeAt(row: number): number {
-    return row < this.pos && row >= 0 ? this.codes[row]! : -1;
+    return row < this.pos && row >= 0 ? this.codes[row]! & ~C_MULTI : -1;
+  }
+
+  /** How many exits row `row` caused (0 when not replayed yet). */
+  exitsAt(row: number): number {
+    if (row >= this.pos || row < 0) return 0;
+    const code = this.codes[row]!;
+    if (code === C_NONE) return 0;
+    if (!(code & C_MULTI)) return 1;
+    return this.multi.get(row)!.reduce((a, b) => a + b, 0);
+  }
+
+  /** Row `row`'s exits by kind (fill, inject, emulate, cr3, npt), added into `into`. */
+  exitsByKind(row: number, into: Float64Array): void {
+    if (row < this.pos && row >= 0) this.addRow(row, into);
   }
 
   /** Bytes held (for the benchmark). */
   get bytes(): number {
-    return this.codes.byteLength + this.sums.byteLength;
+    return this.codes.byteLength + this.sums.byteLength + 32 * this.multi.size;
   }
 }

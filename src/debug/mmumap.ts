@@ -162,9 +162,9 @@ export interface TimelineBucket {
   /** Events in the bucket. */
   events: number;
   /** The most notable exit in the bucket: none, fill, inject, emulate, cr3 (-1: not replayed yet). */
-  outcome: 'none' | 'fill' | 'inject' | 'emulate' | 'cr3' | 'unknown';
+  outcome: 'none' | 'fill' | 'inject' | 'emulate' | 'cr3' | 'npt' | 'unknown';
   /** Exits of the bucket by outcome under the session's policy. */
-  counts: { fill: number; inject: number; emulate: number; cr3: number };
+  counts: { fill: number; inject: number; emulate: number; cr3: number; npt: number };
   /** Cumulative exits at the end of the bucket, one per policy of `policies` (-1: not replayed yet). */
   exits: number[];
 }
@@ -248,9 +248,9 @@ function addMark(marks: Map<string, Mark[]>, key: string, m: Mark, pages?: Set<n
   else if (!l.includes(m)) l.push(m);
 }
 
-const OUTCOMES = ['none', 'fill', 'inject', 'emulate', 'cr3'] as const;
-/** The most notable exit of a timeline bucket: inject, then emulate, fill, cr3. */
-const RANK = [0, 2, 4, 3, 1];
+const OUTCOMES = ['none', 'fill', 'inject', 'emulate', 'cr3', 'npt'] as const;
+/** The most notable exit of a timeline bucket: inject, then emulate, fill, npt, cr3. */
+const RANK = [0, 3, 5, 4, 1, 2];
 
 interface Ctx {
   rt: TraceRuntime;
@@ -722,7 +722,8 @@ function timelineInfo(rt: TraceRuntime, maxBuckets: number): TimelineInfo {
   for (let b = 0; b < nb; b++) {
     const from = Math.floor((b * n) / nb);
     const to = Math.floor(((b + 1) * n) / nb);
-    const counts = { fill: 0, inject: 0, emulate: 0, cr3: 0 };
+    const counts = { fill: 0, inject: 0, emulate: 0, cr3: 0, npt: 0 };
+    const kinds = new Float64Array(5);
     let best = 0;
     let unknown = false;
     for (let k = from; k < to; k++) {
@@ -734,13 +735,14 @@ function timelineInfo(rt: TraceRuntime, maxBuckets: number): TimelineInfo {
           if (p === 0) unknown = true;
           continue;
         }
-        if (code > 0) cum[p]!++;
+        if (code > 0) cum[p]! += c.trackers[p]!.exitsAt(r);
         if (p === 0 && code > 0) {
-          counts[OUTCOMES[code] as keyof typeof counts]++;
+          c.trackers[0]!.exitsByKind(r, kinds);
           if (RANK[code]! > RANK[best]!) best = code;
         }
       }
     }
+    for (let k = 0; k < 5; k++) counts[OUTCOMES[k + 1] as keyof typeof counts] = kinds[k]!;
     buckets.push({
       row: rows[from]!,
       line: t.lineOf(rows[from]!),

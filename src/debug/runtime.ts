@@ -1185,7 +1185,7 @@ export class TraceRuntime {
       case 'pte-write':
         return `Guest page-table write${mmu.exit?.outcome === 'emulate' ? ' (trapped)' : ' (not trapped)'}`;
       case 'vmexit':
-        return `VM exit: ${mmu.exit!.reason === 'cr3' ? 'CR3 load' : `page fault (${mmu.exit!.outcome})`}`;
+        return `VM exit: ${mmu.exit!.reason === 'cr3' ? 'CR3 load' : mmu.exit!.reason === 'npt' ? `nested page fault (npt, ${mmu.eventExits.length} exit${mmu.eventExits.length === 1 ? '' : 's'})` : `page fault (${mmu.exit!.outcome})`}`;
     }
   }
 
@@ -1324,7 +1324,8 @@ export class TraceRuntime {
       }
       default: {
         const e = mmu.exit!;
-        if (e.reason === 'cr3') details = `At ${ev} the guest loaded CR3 (${hx(m.vcpu.cr3)}): VM exit, new_cr3 released the vCPU's shadow roots and loaded the roots for the new page tables (shadow pages persist across switches).`;
+        if (e.reason === 'npt') details = `At ${ev} the hardware's two-dimensional walk touched ${mmu.eventExits.length} guest-physical frame${mmu.eventExits.length === 1 ? '' : 's'} that the nested page table did not map yet: ${mmu.eventExits.length} VM exit${mmu.eventExits.length === 1 ? '' : 's'} (npt), each handled by tdp_page_fault and __direct_map mapping one frame; the guest retried after each.`;
+        else if (e.reason === 'cr3') details = `At ${ev} the guest loaded CR3 (${hx(m.vcpu.cr3)}): VM exit, new_cr3 released the vCPU's shadow roots and loaded the roots for the new page tables (shadow pages persist across switches).`;
         else if (e.outcome === 'inject') details = `At ${ev} the access found no usable shadow pte: VM exit (page fault). The guest walk faulted, so kvm injected #PF ${describeErrorCode(mmu.fault)} into the guest.`;
         else if (e.outcome === 'emulate') details = `At ${ev} a kernel store hit a write-protected (shadowed) guest page table: VM exit (page fault), kvm emulated the store and kvm_mmu_pte_write ran (${m.last.zapped} spte${m.last.zapped === 1 ? '' : 's'} zapped, ${m.last.updated} updated).`;
         else details = `At ${ev} the access found no usable shadow pte: VM exit (page fault). The guest walk succeeded and FNAME(fetch) filled the shadow (${m.shadow.created.length} shadow page${m.shadow.created.length === 1 ? '' : 's'} created); the guest retries and completes without another exit.`;

@@ -162,7 +162,7 @@ function eventScope(ctx: ViewContext): VarNode {
     if (last !== current) out.push(leaf('last event', `line ${t.lineOf(last)}: ${rowText(rt.program, last)}`));
     const what = last === current ? '' : ' (last event)';
     const e = mmu.exit;
-    out.push(leaf(`exit${what}`, e ? (e.reason === 'cr3' ? 'CR3 load' : `page fault → ${e.outcome}`) : 'none', { evaluateName: 'exit' }));
+    out.push(leaf(`exit${what}`, e ? (e.reason === 'cr3' ? 'CR3 load' : e.reason === 'npt' ? `nested page fault (npt) → ${e.outcome}${m.last.exits > 1 ? ` (${m.last.exits} exits)` : ''}` : `page fault → ${e.outcome}${m.last.exits > 1 ? ` (${m.last.exits} exits)` : ''}`) : 'none', { evaluateName: 'exit' }));
     out.push(leaf(`fault injected${what}`, mmu.fault >= 0 ? `#PF ${describeErrorCode(mmu.fault)}` : 'none'));
     if (mmu.store) out.push(leaf(`store${what}`, `${hx(mmu.store.gpa)}, ${mmu.store.size} byte${mmu.store.size === 1 ? '' : 's'}, ${mmu.store.trapped ? 'trapped (frame shadowed): kvm_mmu_pte_write ran' : 'not trapped'}`));
     if (m.error) out.push(leaf('error', m.error));
@@ -498,7 +498,7 @@ function countersScope(ctx: ViewContext): VarNode {
       const parts = others.map((o) => (o.counts ? `${o.policy}: ${o.counts[k]}` : `${o.policy}: computing…`));
       return parts.length ? `  (${parts.join(', ')})` : '';
     };
-    const keys: (keyof typeof e)[] = ['total', 'pf', 'fill', 'inject', 'emulate', 'cr3', 'invlpg'];
+    const keys: (keyof typeof e)[] = ['total', 'pf', 'fill', 'inject', 'emulate', 'cr3', 'invlpg', 'npt'];
     const out: VarNode[] = keys.map((k) => leaf(k, `${e[k]}${beside(k)}`, { evaluateName: `exits.${k}` }));
     out.push(leaf('policy', m.policy.name, { evaluateName: 'policy' }));
     out.push(leaf('faults injected', String(m.mmu.faults)));

@@ -47,7 +47,13 @@ export interface Violation {
 
 const MAX_PATHS = 256;
 
-export type FlawId = 1 | 2 | 3 | 4 | 5 | 'unexplained';
+/**
+ * `livelock`: a stale shadow entry on a path through a guest entry that a
+ * livelocked write stored into (engine.md lets such a write complete as the
+ * guest walk says, leaving the shadow as the last exit left it; 2007's guest
+ * would have hung there instead). Not in designs.md's list: see the README.
+ */
+export type FlawId = 1 | 2 | 3 | 4 | 5 | 'livelock' | 'unexplained';
 
 /** The known flaws of the 2007 design, in engine.md's order. */
 export const FLAWS = [
@@ -64,6 +70,7 @@ const FLAW4_2008 = "metaphysical pages keyed by pt_access and dirtiness only: a 
 /** `known flaw 2: …`, or that no known flaw of the policy explains it. */
 export function describeFlaw(flaw: FlawId, policy: string): string {
   if (flaw === 'unexplained') return `no known flaw of \`${policy}\` explains it: a bug of the engine or of the contract`;
+  if (flaw === 'livelock') return 'stale after the livelocked write above stored into a guest page table on this path (2007 would have hung there)';
   return `known flaw ${flaw}: ${flaw === 4 && policy === 'access' ? FLAW4_2008 : FLAWS[flaw - 1]}`;
 }
 
@@ -328,6 +335,13 @@ export class Auditor {
    * known flaw explains.
    */
   private classify(page: ShadowPage, spte: number, w: GuestWalk, ok: boolean): FlawId {
+    const ls = this.mmu.livelockStore;
+    if (ls !== null) {
+      for (let level = w.top; level >= w.level; level--) {
+        const at = w.pteGpa[level]!;
+        if (at >= 0 && at < ls.gpa + ls.size && ls.gpa < at + this.mode.entrySize) return 'livelock';
+      }
+    }
     if (!ok || spteFrame(spte) !== hostFrameOf(w.gfn) || !w.allAccessed) return 'unexplained';
     const f = spteFlags(spte);
     const overW = (f & PT_WRITABLE) !== 0 && !w.accW;

@@ -253,7 +253,10 @@ export class Machine {
     last.updated = this.shadow.stats.sptesUpdated - updated0;
     if (this.mmu.incidents.length) for (const inc of this.mmu.incidents) this.incidents.push({ ...inc, event: i });
     if (this.auditor && !this.auditPaused) {
-      this.newViolations = this.auditMode === 'full' ? this.auditor.full(i) : this.auditor.incremental(i, reloaded ?? []);
+      // A livelocked write's store into a shadowed frame changed guest memory under shadow paths
+      // without the pte-write path: the incremental audit's premise does not hold, so all of it.
+      const full = this.auditMode === 'full' || this.mmu.livelockStore !== null;
+      this.newViolations = full ? this.auditor.full(i) : this.auditor.incremental(i, reloaded ?? []);
     }
     return true;
   }

@@ -140,6 +140,13 @@ export class Mmu {
   /** Accesses 2007 would have retried forever, and loops of its host code (engine.md, "Counting"). */
   livelocks = 0;
   hangs = 0;
+  /**
+   * The current event's livelocked write, where its store landed in a
+   * shadowed frame: guest memory under a shadow path changed without the
+   * pte-write path (the shadow stays as the last exit left it), so the audit
+   * looks at everything, and names what it finds after the livelock.
+   */
+  livelockStore: { gpa: number; size: number } | null = null;
   /** A replay error of the current event (under `tdp`: a guest-physical address the nested table cannot map). */
   error: string | null = null;
   /** The current event's livelocks and hangs, in order. */
@@ -175,6 +182,7 @@ export class Mmu {
     this.floodZapped = false;
     this.store = null;
     this.error = null;
+    this.livelockStore = null;
     if (this.incidents.length) this.incidents = [];
   }
 
@@ -277,7 +285,10 @@ export class Mmu {
       if (++fills === LIVELOCK_FILLS) {
         this.livelock(va, kind, user);
         // The event completes as the guest walk says: A and D were set by each walk, the store lands.
-        if (kind === ACC_WRITE && hasValue) this.mem.writeLoHi(this.walk.gpa, lo, hi, size);
+        if (kind === ACC_WRITE && hasValue) {
+          this.mem.writeLoHi(this.walk.gpa, lo, hi, size);
+          if (this.shadow.isShadowed(this.walk.gfn)) this.livelockStore = { gpa: this.walk.gpa, size };
+        }
         return true;
       }
     }

@@ -76,8 +76,8 @@ describe('large traces', () => {
     const first = await counters();
     if (first.includes('computing')) {
       await invalidated;
-      expect(await counters()).toMatch(/^\d+ {2}\(zap: \d+\)$/);
-    } else expect(first).toMatch(/^\d+ {2}\(zap: \d+\)$/);
+      expect(await counters()).toMatch(/^\d+ {2}\(zap: \d+, access: \d+, tdp: \d+\)$/);
+    } else expect(first).toMatch(/^\d+ {2}\(zap: \d+, access: \d+, tdp: \d+\)$/);
     // Back to line 100 from there.
     expect((await reverse(dc)).reason).toBe('breakpoint');
     expect(await topLine(dc)).toBe(100);

@@ -201,24 +201,25 @@ describe('the MMU map of demand-fault.mmutrace', () => {
     before(rt, PTE);
     const m = buildMmuMap(rt);
     const tl = m.timeline!;
-    expect(tl.policies).toEqual(['update', 'zap']);
+    expect(tl.policies).toEqual(['update', 'zap', 'access', 'tdp']);
     expect(tl.complete).toBe(true);
     expect(tl.events).toBe(4);
     expect(tl.buckets.map((b) => b.line)).toEqual([FIRST_READ, FAULT, PTE, REFAULT]);
     expect(tl.buckets.map((b) => b.outcome)).toEqual(['fill', 'inject', 'emulate', 'none']);
-    // Cumulative exits: update 1,2,3,3; zap 1,2,3,4 (the refault).
+    // Cumulative exits: update 1,2,3,3; zap 1,2,3,4 (the refault); access as update; tdp 5 (the
+    // first read touches 4 tables and its page), 5, 5 (the fault and the store cost none), 6.
     expect(tl.buckets.map((b) => b.exits)).toEqual([
-      [1, 1],
-      [2, 2],
-      [3, 3],
-      [3, 4],
+      [1, 1, 1, 5],
+      [2, 2, 2, 5],
+      [3, 3, 3, 5],
+      [3, 4, 3, 6],
     ]);
     expect(tl.position).toBe(2);
     // Downsampled: two buckets of two events.
     const small = buildMmuMap(rt, { buckets: 2 }).timeline!;
     expect(small.buckets.map((b) => [b.events, b.outcome, b.exits])).toEqual([
-      [2, 'inject', [2, 2]],
-      [2, 'emulate', [3, 4]],
+      [2, 'inject', [2, 2, 2, 5]],
+      [2, 'emulate', [3, 4, 3, 6]],
     ]);
   });
 

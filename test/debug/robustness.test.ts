@@ -36,7 +36,7 @@ describe('launch failures', () => {
     const missing = await raw(dc, 'launch', { program: '/no/such/file.mmutrace' });
     expect(missing.success).toBe(false);
     expect(missing.message).toBe('cannot read /no/such/file.mmutrace: no such file');
-    expect((await raw(dc, 'launch', { program: DEMAND, policy: 'yolo' })).message).toBe('launch: unknown policy `yolo`; known policies: zap, update');
+    expect((await raw(dc, 'launch', { program: DEMAND, policy: 'yolo' })).message).toBe('launch: unknown policy `yolo`; known policies: zap, update, access, tdp');
     expect((await raw(dc, 'launch', {})).message).toMatch(/`program`/);
     expect((await raw(dc, 'launch', { program: 42 })).success).toBe(false);
     expect((await raw(dc, 'launch', { program: DEMAND, stopOnEntry: 'yes' })).message).toBe('launch: `stopOnEntry` must be true or false');

@@ -6,7 +6,7 @@
 // the three paging modes where the rule does not depend on one.
 
 import { describe, expect, test } from 'vitest';
-import { A, D, P, U, W, both, spteOf } from './helpers';
+import { A, D, P, U, W, both, spteOf, trace } from './helpers';
 
 const FILLS4 = ['page-fault:fill', 'page-fault:fill', 'page-fault:fill', 'page-fault:fill'];
 
@@ -191,3 +191,35 @@ describe('a user write to the page table that maps it (engine.md, "The retry")',
 });
 
 
+
+describe('a livelocked write whose store lands in a shadowed page table', () => {
+  // The write livelocks (its leaf was built through a directory entry without W); it completes as
+  // the guest walk says, and its store rewrites L4 entry 1 of the root table behind the shadow's
+  // back (no pte-write path: the shadow stays as the last exit left it). The path of 0x8000000000
+  // is then stale; the audit reports it at this event, incremental or full, and names the livelock.
+  const text = `
+    mode 64
+    space s
+    map 0x400000 = 0x10000000 P W U A      # a user-writable view of the root (L4) table
+    map 0x400000 L2 = 0x10003000 P U A     # through a directory entry without W
+    map 0x8000000000 = 0x200000 P W U A D  # a path through L4 entry 1
+    read 0x400000
+    pte 0x400000 L2 = 0x10003000 P W U A   # the directory entry gets W: trapped, its link zapped
+    read 0x8000000000
+    write 0x400008 = 0x1 @w                # L4 entry 1 := P, frame 0
+  `;
+  for (const audit of ['full', 'incremental'] as const) {
+    test(`the ${audit} audit reports the stale path at the write, attributed to the livelock`, () => {
+      for (const r of [trace(text, 'zap', audit), trace(text, 'update', audit)]) {
+        r.to('w');
+        expect(r.at('w').exitLog).toEqual(FILLS4);
+        expect(r.at('w').incidents).toEqual(['livelock']);
+        expect(r.mem(0x10000008)).toBe(1n);
+        const v = r.at('w').violations;
+        expect(v.length).toBeGreaterThan(0);
+        expect(v.every((x) => x.check === 3 && x.flaw === 'livelock')).toBe(true);
+        expect(v.some((x) => x.va === 0x8000000000n)).toBe(true);
+      }
+    });
+  }
+});

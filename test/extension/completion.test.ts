@@ -49,7 +49,7 @@ describe('keywords valid at the position', () => {
 describe('operands', () => {
   test('mode, policy and cpl values', () => {
     expect(labelsAtEnd('mode ')).toEqual(['32', 'pae', '64']);
-    expect(labelsAtEnd('policy ')).toEqual(['zap', 'update']);
+    expect(labelsAtEnd('policy ')).toEqual(['zap', 'update', 'access', 'tdp']);
     expect(labelsAtEnd('policy u')).toEqual(['update']);
     expect(labelsAtEnd('cpl ')).toEqual(['user', 'kernel']);
   });

@@ -121,12 +121,12 @@ describe('hover: keywords, words and names', () => {
 
   test('expression names, members, functions and flags come from EXPR_NAMES', () => {
     const a = example('copy-on-write.mmutrace');
-    const line = 'expect gpa(0x400000) == 0x300000 && spte(0x400000) & W';
+    const line = 'expect gpa(0x400000) == 0x300000 && (policy == "tdp" && npte(0x300000) & W || spte(0x400000) & W)';
     expect(hover(a, at(a, line, 'gpa'))!.markdown).toContain('gpa(VA)');
     expect(hover(a, at(a, line, 'spte'))!.markdown).toContain('spte(VA[, LEVEL])');
     expect(hover(a, at(a, line, '& W', 2))!.markdown).toContain('W = 0x2');
     expect(hover(a, at(a, line, '0x300000'))!.markdown).toContain('= 3145728');
-    const e2 = 'expect last.exits == 1 && exits.emulate == 1';
+    const e2 = 'expect policy != "tdp" && last.exits == 1 && exits.emulate == 1 || policy == "tdp" && last.exits == 0';
     expect(hover(a, at(a, e2, 'emulate'))!.markdown).toContain('exits.emulate');
     expect(hover(a, at(a, e2, 'exits.emulate'))!.markdown).toContain('VM exits so far');
   });

@@ -52,10 +52,10 @@ describe('evaluatable expressions under the mouse', () => {
   });
 
   test('in an expect line: the name, member or call under the mouse', () => {
-    const line = 'expect gpa(0x400000) == 0x300000 && spte(0x400000) & W';
+    const line = 'expect gpa(0x400000) == 0x300000 && (policy == "tdp" && npte(0x300000) & W || spte(0x400000) & W)';
     expect(evaluatableAt(a, at(a, line, 'gpa'))!.expression).toBe('gpa(0x400000)');
     expect(evaluatableAt(a, at(a, line, 'spte', 1))!.expression).toBe('spte(0x400000)');
-    const e2 = 'expect last.exits == 1 && exits.emulate == 1';
+    const e2 = 'expect policy != "tdp" && last.exits == 1 && exits.emulate == 1 || policy == "tdp" && last.exits == 0';
     expect(evaluatableAt(a, at(a, e2, 'emulate'))!.expression).toBe('exits.emulate');
     expect(evaluatableAt(a, at(a, e2, 'last'))!.expression).toBe('last');
     expect(evaluatableAt(a, at(a, e2, '== 1', 3))).toBeUndefined();
@@ -230,11 +230,13 @@ describe('Run Trace and Compare Policies', () => {
   test('compare: the table with a column per policy and what each policy is', () => {
     const r = compareReport(text('demand-fault.mmutrace'), 'demand-fault.mmutrace');
     expect(r.ok).toBe(true);
-    expect(r.text).toMatch(/VM exits\s+4\s+3/);
-    expect(r.text).toMatch(/from @fault\s+3\s+2/);
+    expect(r.text).toMatch(/VM exits\s+4\s+3\s+3\s+6/);
+    expect(r.text).toMatch(/from @fault\s+3\s+2\s+2\s+1/);
     expect(r.text).toContain('zap: KVM before the seed');
     expect(r.text).toContain('update: The seed');
-    expect(Object.keys(r.results!)).toEqual(['zap', 'update']);
+    expect(r.text).toContain('access: 2008');
+    expect(r.text).toContain('tdp: Two-dimensional paging');
+    expect(Object.keys(r.results!)).toEqual(['zap', 'update', 'access', 'tdp']);
   });
 });
 

@@ -44,7 +44,7 @@ test('the debugger declares a schema for every launch attribute', () => {
   expect(d.type).toBe('mmutrace');
   const props = d.configurationAttributes.launch.properties;
   expect(Object.keys(props).sort()).toEqual(['audit', 'logExits', 'policy', 'program', 'stopOnEntry']);
-  expect(props.policy.enum).toEqual(['zap', 'update']);
+  expect(props.policy.enum).toEqual(['zap', 'update', 'access', 'tdp']);
   expect(d.configurationAttributes.launch.required).toEqual(['program']);
   for (const p of Object.values(props) as { type: string; description: string }[]) expect(p.description.length).toBeGreaterThan(10);
   expect(d.initialConfigurations[0]).toMatchObject({ type: 'mmutrace', request: 'launch', program: '${file}' });

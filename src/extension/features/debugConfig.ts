@@ -53,6 +53,6 @@ export function resolveLaunch(config: Partial<LaunchConfig>, active: ActiveFile 
     if (!active || !isMmutrace) return { error: 'The launch configuration has no `program`, and no .mmutrace file is open.' };
     out.program = active.program;
   }
-  if (out.policy !== undefined && typeof out.policy !== 'string') return { error: '`policy` must be a string (`zap` or `update`).' };
+  if (out.policy !== undefined && typeof out.policy !== 'string') return { error: '`policy` must be a string (`zap`, `update`, `access` or `tdp`).' };
   return { config: out };
 }

@@ -16,7 +16,7 @@ export const KEYWORD_DOCS: Readonly<Record<string, WordDoc>> = {
   },
   policy: {
     signature: 'policy NAME',
-    doc: "The engine's default pte-write policy (`zap` or `update`); a launch configuration or `--policy` overrides it. Default `update`.",
+    doc: "The engine's default policy: `zap` and `update` (2007, engine.md), `access` (2008) and `tdp` (two-dimensional paging, designs.md); a launch configuration or `--policy` overrides it. Default `update`.",
   },
   vcpus: { signature: 'vcpus N', doc: 'The number of virtual CPUs, 1 to 64 (default 1).' },
   cpl: {
@@ -98,6 +98,8 @@ export const MODE_DOCS: Readonly<Record<Mode, string>> = {
 export const POLICY_DOCS: Readonly<Record<string, string>> = {
   zap: 'KVM before the seed: a trapped guest pte write zaps the shadow pte; the next access refaults (3 exits for a demand fault).',
   update: 'The seed ("KVM: Update shadow pte on write to guest pte", June 2007): a trapped guest pte write updates the shadow pte from the new guest pte (2 exits for a demand fault).',
+  access: "KVM 2008: the seed's update plus the guest's access bits (W, U, X) in the shadow page's role; flaws 1 to 3 gone, flaw 4 narrowed, flaw 5 new (2 exits for a demand fault).",
+  tdp: "Two-dimensional paging (EPT/NPT): a nested page table maps guest-physical frames; the guest's own faults and pte stores cost no exit, the first touch of each frame one (1 exit for a demand fault's retry).",
 };
 
 /** What a level means in a mode: `L2: the PDE (page directory entry)...`. */

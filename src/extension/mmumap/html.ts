@@ -106,6 +106,7 @@ footer { border-top: 1px solid var(--vscode-panel-border); padding: 4px 8px; }
 #timeline .bar.fill { fill: var(--vscode-charts-green); opacity: 0.9; }
 #timeline .bar.inject { fill: var(--vscode-charts-red); opacity: 0.9; }
 #timeline .bar.emulate { fill: var(--vscode-charts-yellow); opacity: 0.9; }
+#timeline .bar.npt { fill: var(--vscode-charts-purple); opacity: 0.9; }
 #timeline .bar.cr3 { fill: var(--vscode-charts-blue); opacity: 0.9; }
 #timeline .bar.unknown { opacity: 0.1; }
 #timeline .bar.sel { stroke: var(--vscode-focusBorder); stroke-width: 2; }
@@ -115,7 +116,7 @@ footer { border-top: 1px solid var(--vscode-panel-border); padding: 4px 8px; }
 #timeline .cum.p2 { stroke: var(--vscode-charts-purple); stroke-dasharray: 2 2; }
 #timeline .here { stroke: var(--vscode-focusBorder); stroke-width: 2; }
 .legend { display: flex; gap: 12px; flex-wrap: wrap; color: var(--vscode-descriptionForeground); font-size: 0.9em; }
-.legend .sw-fill { color: var(--vscode-charts-green); } .legend .sw-inject { color: var(--vscode-charts-red); } .legend .sw-emulate { color: var(--vscode-charts-yellow); } .legend .sw-cr3 { color: var(--vscode-charts-blue); }
+.legend .sw-fill { color: var(--vscode-charts-green); } .legend .sw-inject { color: var(--vscode-charts-red); } .legend .sw-emulate { color: var(--vscode-charts-yellow); } .legend .sw-cr3 { color: var(--vscode-charts-blue); } .legend .sw-npt { color: var(--vscode-charts-purple); }
 `;
 
 function escapeAttr(s: string): string {

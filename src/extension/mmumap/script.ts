@@ -290,7 +290,7 @@ export const WEBVIEW_SCRIPT = String.raw`
     if (tl.position >= 0) svg.appendChild(sv('line', { x1: tl.position * bw + bw / 2, x2: tl.position * bw + bw / 2, y1: 0, y2: H }, 'here'));
     var last = tl.buckets[n - 1].exits;
     legend.appendChild(el('span', '', tl.events + ' events' + (n < tl.events ? ' in ' + n + ' marks' : '') + (tl.complete ? '' : ' (counting…)')));
-    ['fill', 'inject', 'emulate', 'cr3'].forEach(function (o) { legend.appendChild(el('span', 'sw-' + o, '■ ' + o)); });
+    ['fill', 'inject', 'emulate', 'cr3', 'npt'].forEach(function (o) { legend.appendChild(el('span', 'sw-' + o, '■ ' + o)); });
     tl.policies.forEach(function (p, k) { legend.appendChild(el('span', '', (k === 0 ? '— ' : '- - ') + p + ': ' + (last[k] < 0 ? '…' : last[k]) + ' exits')); });
     legend.appendChild(el('span', '', 'click a mark (or Left/Right, Enter) to go there'));
   }
