@@ -16,6 +16,7 @@ import {
   PAGE_SIZE,
   PT_PRESENT,
   SHADOW_FRAME_BASE,
+  TdpMmu,
   WALK_CHECK_PERMS,
   describeErrorCode,
   describeRole,
@@ -129,9 +130,10 @@ export function buildScopes(ctx: ViewContext, vcpuIndex: number): ScopeNode[] {
   ];
   const vaText = va === undefined ? '' : ` of ${hx(displayVa(va, rt.program.mode))}`;
   out.push({ name: `Guest walk${vaText}`, node: guestWalkScope(ctx, vcpu, focus), expensive: false });
-  out.push({ name: `Shadow walk${vaText}`, node: shadowWalkScope(ctx, vcpu, va), expensive: false });
+  if (m.mmu instanceof TdpMmu) out.push({ name: `Nested walk${vaText}`, node: nestedWalkScope(ctx, m.mmu, vcpu, va), expensive: false });
+  else out.push({ name: `Shadow walk${vaText}`, node: shadowWalkScope(ctx, vcpu, va), expensive: false });
   out.push({ name: `Guest page tables (CR3 ${hx(vcpu.cr3)})`, node: guestTablesScope(ctx, vcpu), expensive: false });
-  out.push({ name: `Shadow pages (${m.shadow.alive})`, node: shadowPagesScope(ctx), expensive: false });
+  out.push({ name: `${m.mmu instanceof TdpMmu ? 'Nested pages' : 'Shadow pages'} (${m.shadow.alive})`, node: shadowPagesScope(ctx), expensive: false });
   out.push({ name: 'Exit counters', node: countersScope(ctx), expensive: false });
   return out;
 }
@@ -438,6 +440,45 @@ function guestTableNode(ctx: ViewContext, name: string, tableGpa: number, level:
       },
     },
   };
+}
+
+// ---------------------------------------------------------------------------
+// Nested walk (designs.md, `tdp`)
+
+/**
+ * Under `tdp`: the guest-physical frames the event's walk touches, in the
+ * hardware's order (each guest table on the path, then the page), each with
+ * the nested table's entries on its path, level 4 down to the leaf.
+ */
+function nestedWalkScope(ctx: ViewContext, mmu: TdpMmu, v: VCpu, va: number | undefined): VarNode {
+  const rt = ctx.rt;
+  return group('Nested walk', '', () => {
+    if (va === undefined) return [leaf('walk', 'this event has no guest virtual address')];
+    const m = rt.machine;
+    const w = new GuestWalk();
+    const ok = walkAddr(m.mem, m.mode, v, va, ACC_READ, false, 0, w);
+    const frames: { gfn: number; what: string }[] = [];
+    for (let level = w.top; level >= w.level; level--) {
+      if (w.pteGpa[level]! < 0) continue;
+      frames.push({ gfn: w.tableGfn[level]!, what: `the guest's L${level} table` });
+    }
+    if (ok) frames.push({ gfn: w.gfn, what: 'the page' });
+    return frames.map(({ gfn, what }) =>
+      group(`gfn ${hx(gfn)}`, `${what}: ${mmu.isMapped(gfn) ? `mapped to host frame ${hx(gfn + HOST_FRAME_OFFSET)}` : 'not mapped: its first touch exits (npt)'}`, () => {
+        const out: VarNode[] = [];
+        for (let level = 4; level >= 1; level--) {
+          const e = mmu.npte(gfn, level);
+          const gpa = hx(gfn * PAGE_SIZE);
+          if (e < 0) {
+            out.push(leaf(`L${level}`, 'no nested table here', { evaluateName: `npte(${gpa}, ${level})` }));
+            break;
+          }
+          out.push(leaf(`L${level}`, e === 0 ? 'not present' : `${hx(spteToBigInt(e))} → ${level > 1 ? `nested page (host frame ${hx(spteFrame(e))})` : `host frame ${hx(spteFrame(e))}`}`, { evaluateName: `npte(${gpa}, ${level})` }));
+        }
+        return out;
+      }),
+    );
+  });
 }
 
 // ---------------------------------------------------------------------------

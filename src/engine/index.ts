@@ -12,3 +12,4 @@ export * from './oracle';
 export * from './steps';
 export { MachineEnv } from './env';
 export { buildGuestImage, pteEntryAddress } from './setup';
+export * from './tdp';

@@ -63,4 +63,7 @@ export const HANDLER_FUNCTIONS = [
   'fix_read_pf',
   'new_cr3',
   'kvm_mmu_free_some_pages',
+  'mmu_set_spte',
+  'tdp_page_fault',
+  '__direct_map',
 ] as const;

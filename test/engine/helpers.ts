@@ -141,7 +141,7 @@ export class Run {
   }
 }
 
-export function trace(text: string, policy: 'zap' | 'update' = 'update', audit: AuditKind = 'full'): Run {
+export function trace(text: string, policy = 'update', audit: AuditKind = 'full'): Run {
   return new Run(dedent(text), { policy, audit });
 }
 
