@@ -12,6 +12,7 @@
 import { accessOf } from './views';
 import {
   GuestWalk,
+  TdpMmu,
   HOST_FRAME_OFFSET,
   PAGE_SIZE,
   PT_PRESENT,
@@ -345,7 +346,24 @@ export function buildMmuMap(rt: TraceRuntime, a: MmuMapArgs = {}): MmuMap {
       else ctx.walkPdpte = mode.index(va, 3);
     }
     const shadow: WalkInfo['shadow'] = [];
-    let page: ShadowPage | null = mode.shadowLevels === 4 ? v.root : (v.paeRoot[shadowIndex(va, 3)] ?? null);
+    const tdp = m.mmu instanceof TdpMmu ? m.mmu : null;
+    if (tdp) {
+      // designs.md, `tdp`: the nested entries of every frame the walk touches (its tables, then the page).
+      const frames: number[] = [];
+      for (let level = w.top; level >= w.level; level--) if (w.pteGpa[level]! >= 0) frames.push(w.tableGfn[level]!);
+      if (ok) frames.push(w.gfn);
+      for (const g of frames) {
+        for (let level = 4; level >= 1; level--) {
+          const p = tdp.nptPage(g, level);
+          if (!p) break;
+          const index = Math.floor(g / 2 ** (9 * (level - 1))) & 511;
+          addMark(ctx.smarks, `${p.uid}:${index}`, 'walk', ctx.smarkedPages);
+          addMark(ctx.pmarks, String(p.uid), 'walk');
+          if (level === 1) shadow.push({ level, uid: p.uid, index, raw: hx(spteToBigInt(p.entry(index))) });
+        }
+      }
+    }
+    let page: ShadowPage | null = tdp ? null : mode.shadowLevels === 4 ? v.root : (v.paeRoot[shadowIndex(va, 3)] ?? null);
     while (page) {
       const index = shadowIndex(va, page.level);
       const spte = page.entry(index);
@@ -356,7 +374,9 @@ export function buildMmuMap(rt: TraceRuntime, a: MmuMapArgs = {}): MmuMap {
       page = page.child(index);
     }
     const last = shadow[shadow.length - 1];
-    const shadowText = !last ? 'no shadow root' : last.level === 1 && last.raw !== '0x0' ? 'the shadow maps it' : `the shadow path stops at L${last.level}: an access exits`;
+    const shadowText = tdp
+      ? `the nested table maps ${shadow.filter((x) => x.raw !== '0x0').length} of the ${shadow.length} frames the walk touches that have a nested leaf table`
+      : !last ? 'no shadow root' : last.level === 1 && last.raw !== '0x0' ? 'the shadow maps it' : `the shadow path stops at L${last.level}: an access exits`;
     walk = {
       row,
       line: rt.program.events.lineOf(row),
@@ -551,7 +571,7 @@ function shadowSide(ctx: Ctx, rt: TraceRuntime): MmuMap['shadow'] {
   for (const p of all) {
     if (p.parents.length === 0 && !headSet.has(p)) {
       headSet.add(p);
-      heads.push({ page: p, title: p.rootCount > 0 ? 'root' : 'no parent', current: false });
+      heads.push({ page: p, title: p.role.nested ? 'nested page table' : p.rootCount > 0 ? 'root' : 'no parent', current: p.role.nested });
     }
   }
   const seen = new Set<ShadowPage>();

@@ -17,6 +17,7 @@ import {
   PT_PRESENT,
   SHADOW_FRAME_BASE,
   TdpMmu,
+  accessNames,
   WALK_CHECK_PERMS,
   describeErrorCode,
   describeRole,
@@ -502,7 +503,7 @@ function shadowPageNode(ctx: ViewContext, p: ShadowPage): VarNode {
   const n = entries().length;
   return {
     name: `#${p.uid}`,
-    value: `gfn ${hx(p.gfn)}, level ${p.level}${p.role.metaphysical ? ', metaphysical' : ''}, ${n} present${p.rootCount ? `, root ×${p.rootCount}` : ''}${wp ? ', write-protected' : ''}`,
+    value: `gfn ${hx(p.gfn)}, level ${p.level}${p.role.nested ? ', nested' : p.role.metaphysical ? ', metaphysical' : ''}${p.role.access >= 0 ? `, access ${accessNames(p.role.access)}` : ''}, ${n} present${p.rootCount ? `, root ×${p.rootCount}` : ''}${wp ? ', write-protected' : ''}`,
     type: 'shadow page',
     memoryReference: `s#${p.uid}`,
     named: () => {

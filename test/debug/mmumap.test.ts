@@ -383,3 +383,24 @@ describe('a trace with 10,000 shadow pages', () => {
     }
   });
 });
+
+describe('the MMU map under tdp (designs.md)', () => {
+  test('the nested table beside the guest tree, with the frames the walk touches marked', () => {
+    const rt = load(demand, 'tdp');
+    // Stop before the retry (line 19): the first read mapped L4, L3, L2, L1 (0x10000..0x10003) and
+    // the neighbour's page 0x201; the retry's own page 0x200 is not mapped yet.
+    before(rt, REFAULT);
+    const m = buildMmuMap(rt);
+    expect(m.policy).toBe('tdp');
+    expect(m.shadow.groups.map((g) => g.title)).toEqual(['nested page table #1 (gfn 0x0)']);
+    // The walk of 0x400000: the four tables' nested leaves (mapped), then the page's (empty).
+    expect(m.walk!.shadow.map((x) => [x.level, x.raw])).toEqual([
+      [1, '0x110000067'],
+      [1, '0x110001067'],
+      [1, '0x110002067'],
+      [1, '0x110003067'],
+      [1, '0x0'],
+    ]);
+    expect(m.walk!.result).toMatch(/the nested table maps 4 of the 5 frames/);
+  });
+});

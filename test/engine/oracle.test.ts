@@ -102,7 +102,7 @@ describe('property (a): the audit misses nothing', () => {
     for (const k of ['floods', 'unshadowed', 'sptesUpdated', 'reclaimed', 'overLimit', 'emulate', 'metaphysical', 'quadrant'] as const) {
       expect(seen[k], k).toBeGreaterThan(0);
     }
-  }, 60_000 * RUNS);
+  }, 180_000 * RUNS);
 });
 
 describe('property (b): zap (and update) are exact on Linux-like traces', () => {
@@ -129,7 +129,7 @@ describe('property (b): zap (and update) are exact on Linux-like traces', () => 
       }),
       { numRuns: 200 * RUNS, seed: SEED },
     );
-  }, 60_000 * RUNS);
+  }, 180_000 * RUNS);
 });
 
 describe('property (c): livelocks and hangs (engine.md, "The retry" and "Reclaim")', () => {
@@ -153,7 +153,7 @@ describe('property (c): livelocks and hangs (engine.md, "The retry" and "Reclaim
       { numRuns: 150 * RUNS, seed: SEED },
     );
     expect(events).toBeGreaterThan(1000);
-  }, 60_000 * RUNS);
+  }, 180_000 * RUNS);
 
   test('random traces: every livelock has a known cause, and that cause is in the trace', () => {
     const causes = new Map<string, number>();
@@ -187,7 +187,7 @@ describe('property (c): livelocks and hangs (engine.md, "The retry" and "Reclaim
     );
     // The random traces reach every kind (a guard against a generator that stops reaching them).
     for (const c of ['livelock:refused', 'livelock:self-map', 'hang:reclaim']) expect(causes.get(c) ?? 0, c).toBeGreaterThan(0);
-  }, 60_000 * RUNS);
+  }, 180_000 * RUNS);
 });
 
 describe('designs.md: the stronger properties of `access` and `tdp`', () => {
@@ -206,7 +206,7 @@ describe('designs.md: the stronger properties of `access` and `tdp`', () => {
     );
     // The traces do withhold permissions in parents (where update has flaw 1 and 2007 flaws 2, 3).
     expect(withheld).toBeGreaterThan(20);
-  }, 60_000 * RUNS);
+  }, 180_000 * RUNS);
 
   test('tdp matches the pure guest walker after every event, on every trace', () => {
     fc.assert(
@@ -222,5 +222,5 @@ describe('designs.md: the stronger properties of `access` and `tdp`', () => {
       }),
       { numRuns: 200 * RUNS, seed: SEED },
     );
-  }, 60_000 * RUNS);
+  }, 180_000 * RUNS);
 });
