@@ -34,6 +34,18 @@ const extension = {
 // `setImmediate`, `Buffer`); the stdio runner and file logger of
 // @vscode/debugadapter have browser stubs of their own.
 const shims = 'src/extension/web/shims';
+// The shared bounded file reader (src/io/read.ts) is Node only: the web build
+// gets a stub in its place (the extension reads through vscode.workspace.fs).
+const noNodeReader = {
+  name: 'no-node-reader',
+  setup(b) {
+    b.onResolve({ filter: /[\\/]io[\\/]read$/ }, () => ({ path: 'io-read', namespace: 'web-stub' }));
+    b.onLoad({ filter: /.*/, namespace: 'web-stub' }, () => ({
+      contents: 'export async function readTrace() { throw new Error("no file system in the web build"); }\nexport function badUtf8Message() { return ""; }\n',
+      loader: 'js',
+    }));
+  },
+};
 if (existsSync('src/extension/extension.ts')) {
   await Promise.all([
     build({ ...extension, platform: 'node', target: 'node20', entryPoints: ['src/extension/extension.ts'], outfile: 'dist/extension.js' }),
@@ -49,6 +61,7 @@ if (existsSync('src/extension/extension.ts')) {
       alias: { events: `./${shims}/events.ts`, url: `./${shims}/url.ts` },
       inject: [`./${shims}/globals.ts`],
       define: { global: 'globalThis' },
+      plugins: [noNodeReader],
     }),
   ]);
 }

@@ -62,14 +62,13 @@ interface FrameRef {
 }
 
 async function nodeReadFile(path: string): Promise<string> {
-  const fs = await import('node:fs/promises');
-  const { isAscii } = await import('node:buffer');
-  const st = await fs.stat(path);
-  if (st.isDirectory()) throw new Error('it is a directory');
-  if (st.size > 1024 * 1024 * 1024) throw new Error('it is larger than 1 GiB');
-  const buf = await fs.readFile(path);
-  // An ASCII file (the usual trace) decodes faster as latin1, to the same string.
-  return typeof isAscii === 'function' && isAscii(buf) ? buf.toString('latin1') : buf.toString('utf8');
+  // The shared bounded reader (src/io/read.ts): refuses devices, FIFOs and
+  // files over the cap before reading, counts bytes as it reads. Imported
+  // here so that the web build never loads node:fs.
+  const { readTrace, badUtf8Message } = await import('../io/read');
+  const r = await readTrace(path);
+  if (r.badUtf8) throw new LaunchError(`${path}:${r.badUtf8.line}:${r.badUtf8.col}: error: ${badUtf8Message(r.badUtf8)}`);
+  return r.text;
 }
 
 export function resolvePath(p: string, cwd: string | undefined): string {
@@ -361,6 +360,7 @@ export class MmuTraceSession extends DebugSession {
     try {
       text = await this.readFile(args.program);
     } catch (e) {
+      if (e instanceof LaunchError) throw e;
       const err = e as NodeJS.ErrnoException;
       throw new LaunchError(`cannot read ${args.program}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`);
     }

@@ -6,6 +6,7 @@
 
 import * as vscode from 'vscode';
 import { MmuTraceSession } from '../debug/session';
+import { MAX_TRACE_BYTES, tooLargeText } from '../io/limits';
 
 /** A `program` that is a URI (a virtual workspace), not a path. */
 const URI_LIKE = /^[a-zA-Z][a-zA-Z0-9+.-]+:\/\//;
@@ -14,11 +15,23 @@ export function programUri(program: string): vscode.Uri {
   return URI_LIKE.test(program) ? vscode.Uri.parse(program) : vscode.Uri.file(program);
 }
 
+/**
+ * Refuses, before reading, what is not a regular file (a device such as
+ * /dev/zero or a FIFO would be read without end or block) or is over the cap.
+ */
+export async function checkReadable(uri: vscode.Uri): Promise<void> {
+  const st = await vscode.workspace.fs.stat(uri);
+  if (st.type & vscode.FileType.Directory) throw new Error('it is a directory');
+  if (!(st.type & vscode.FileType.File)) throw new Error('it is not a regular file');
+  if (st.size > MAX_TRACE_BYTES) throw new Error(tooLargeText());
+}
+
 export async function readProgram(program: string): Promise<string> {
   const uri = programUri(program);
   const open = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString());
   if (open) return open.getText();
   try {
+    await checkReadable(uri);
     return new TextDecoder('utf-8').decode(await vscode.workspace.fs.readFile(uri));
   } catch (e) {
     if (e instanceof vscode.FileSystemError && e.code === 'FileNotFound') throw Object.assign(new Error('no such file'), { code: 'ENOENT' });

@@ -13,6 +13,7 @@ import { hover } from './features/hover';
 import { COMMANDS, codeLenses, evaluatableAt } from './features/lenses';
 import { compareReport, inlineValues, runReport, type LineEffect } from './features/replay';
 import { LINE_EFFECTS_REQUEST } from '../debug/lineeffects';
+import { checkReadable } from './adapter';
 import { registerMmuMap } from './mmumap/panel';
 import { definition, documentSymbols, foldingRanges, references, type SymbolKind as TraceSymbolKind, type TraceSymbol } from './features/symbols';
 
@@ -94,6 +95,7 @@ function toSymbol(s: TraceSymbol): vscode.DocumentSymbol {
 async function readTrace(uri: vscode.Uri): Promise<string> {
   const open = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString());
   if (open) return open.getText();
+  await checkReadable(uri);
   return new TextDecoder('utf-8').decode(await vscode.workspace.fs.readFile(uri));
 }
 

@@ -106,6 +106,11 @@ export function makeVscode(files: Record<string, string> = {}): { api: unknown; 
         textDocuments: [],
         getConfiguration: () => ({ get: () => undefined }),
         fs: {
+          stat: async (uri: FakeUri) => {
+            const text = files[uri.path];
+            if (text === undefined) throw new FileSystemError(`no file ${uri.path}`);
+            return { type: 1, size: new TextEncoder().encode(text).length, ctime: 0, mtime: 0 };
+          },
           readFile: async (uri: FakeUri) => {
             const text = files[uri.path];
             if (text === undefined) throw new FileSystemError(`no file ${uri.path}`);
@@ -115,6 +120,7 @@ export function makeVscode(files: Record<string, string> = {}): { api: unknown; 
       } as Record<string, unknown>,
       { get: (t, p: string) => t[p] ?? (() => disposable) },
     ),
+    FileType: { Unknown: 0, File: 1, Directory: 2, SymbolicLink: 64 },
     DebugAdapterInlineImplementation: class {
       constructor(readonly adapter: unknown) {
         rec.inlineAdapters.push(adapter);

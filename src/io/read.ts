@@ -1,0 +1,223 @@
+// Reading a trace file with a byte cap, shared by the command (src/cli) and the
+// debug adapter (src/debug). Nothing here trusts the size a file reports: the
+// bytes are counted as they are read, in chunks, and reading stops at the cap
+// with a TraceReadError. What cannot be read safely is refused before it is
+// opened: a directory, a device (`/dev/zero`, a terminal), a socket, and (for
+// the adapter, which must never block) a FIFO. The command reads a pipe
+// (`... | mmutrace run /dev/stdin`) as `cat` would, up to the cap.
+//
+// The chunk generators are the shape a streaming parser can take later; for
+// now readTrace/readTraceSync gather the chunks and decode them once.
+//
+// The debug adapter loads this module with a dynamic import so that the web
+// build of the extension (which reads through vscode.workspace.fs) never
+// evaluates its `node:fs` import.
+
+import { closeSync, fstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
+import { isAscii, isUtf8 } from 'node:buffer';
+import { MAX_TRACE_BYTES, tooLargeText } from './limits';
+
+export { MAX_TRACE_BYTES };
+
+const CHUNK = 1 << 20;
+
+/** A file that cannot be read as a trace; `message` completes "cannot read FILE: …". */
+export class TraceReadError extends Error {}
+
+export interface ReadOptions {
+  /** The cap in bytes (default MAX_TRACE_BYTES). */
+  maxBytes?: number;
+  /** Read FIFOs and pipes (the command); otherwise they are refused (the adapter must not block on open). */
+  allowPipes?: boolean;
+}
+
+function tooLarge(max: number): TraceReadError {
+  return new TraceReadError(tooLargeText(max));
+}
+
+/** Refuses what is not a regular file (a pipe too, unless allowed) and a regular file over the cap. */
+function checkKind(st: Stats, o: ReadOptions): void {
+  const max = o.maxBytes ?? MAX_TRACE_BYTES;
+  if (st.isDirectory()) throw new TraceReadError('it is a directory');
+  if (st.isFIFO()) {
+    if (!o.allowPipes) throw new TraceReadError('it is a FIFO (named pipe): only regular files can be debugged');
+    return;
+  }
+  if (st.isCharacterDevice() || st.isBlockDevice()) throw new TraceReadError('it is a device, not a trace file');
+  if (st.isSocket()) throw new TraceReadError('it is a socket, not a trace file');
+  if (!st.isFile()) throw new TraceReadError('it is not a regular file');
+  if (st.size > max) throw tooLarge(max);
+}
+
+function errnoText(e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  if (err instanceof TraceReadError) return err.message;
+  switch (err.code) {
+    case 'ENOENT':
+      return 'no such file';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'EISDIR':
+      return 'it is a directory';
+    case 'ENOTDIR':
+      return 'a part of the path is not a directory';
+    case 'ENAMETOOLONG':
+      return 'the path is too long';
+    case 'ELOOP':
+      return 'too many symbolic links';
+    case 'EIO':
+      return 'input/output error';
+    default:
+      return err.code ? `${err.code}` : String(err.message ?? err);
+  }
+}
+
+/** Wraps any error of a read as a TraceReadError with a one-line message. */
+function asReadError(e: unknown): TraceReadError {
+  return e instanceof TraceReadError ? e : new TraceReadError(errnoText(e));
+}
+
+/** The file's bytes in chunks, synchronously; throws TraceReadError past the cap. */
+export function* readChunksSync(path: string, o: ReadOptions = {}): Generator<Buffer> {
+  const max = o.maxBytes ?? MAX_TRACE_BYTES;
+  let fd: number;
+  try {
+    checkKind(statSync(path), o);
+    fd = openSync(path, 'r');
+    checkKind(fstatSync(fd), o);
+  } catch (e) {
+    throw asReadError(e);
+  }
+  try {
+    let total = 0;
+    for (;;) {
+      const buf = Buffer.allocUnsafe(Math.min(CHUNK, max - total + 1));
+      let n: number;
+      try {
+        n = readSync(fd, buf, 0, buf.length, null);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'EAGAIN') continue;
+        throw asReadError(e);
+      }
+      if (n === 0) return;
+      total += n;
+      if (total > max) throw tooLarge(max);
+      yield n === buf.length ? buf : buf.subarray(0, n);
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The file's bytes in chunks; throws TraceReadError past the cap. */
+export async function* readChunks(path: string, o: ReadOptions = {}): AsyncGenerator<Buffer> {
+  const max = o.maxBytes ?? MAX_TRACE_BYTES;
+  let fh: Awaited<ReturnType<typeof open>>;
+  try {
+    // Checked before opening: opening a FIFO with no writer blocks.
+    checkKind(await stat(path), o);
+    fh = await open(path, 'r');
+    checkKind(await fh.stat(), o);
+  } catch (e) {
+    throw asReadError(e);
+  }
+  try {
+    let total = 0;
+    for (;;) {
+      const buf = Buffer.allocUnsafe(Math.min(CHUNK, max - total + 1));
+      let n: number;
+      try {
+        ({ bytesRead: n } = await fh.read(buf, 0, buf.length, null));
+      } catch (e) {
+        throw asReadError(e);
+      }
+      if (n === 0) return;
+      total += n;
+      if (total > max) throw tooLarge(max);
+      yield n === buf.length ? buf : buf.subarray(0, n);
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Where the first byte that is not UTF-8 is, as a 1-based line and a column in UTF-16 units. */
+export interface BadByte {
+  line: number;
+  col: number;
+  byte: number;
+}
+
+/** The decoded text, and the first byte that is not UTF-8 (its place; it decodes as U+FFFD). */
+export interface TraceText {
+  text: string;
+  badUtf8?: BadByte;
+}
+
+/** Length of the valid UTF-8 sequence at i, or 0 when it is not one. */
+function seqLength(b: Buffer, i: number): number {
+  const c = b[i]!;
+  if (c < 0x80) return 1;
+  const cont = (k: number): boolean => i + k < b.length && (b[i + k]! & 0xc0) === 0x80;
+  if (c >= 0xc2 && c <= 0xdf) return cont(1) ? 2 : 0;
+  if (c >= 0xe0 && c <= 0xef) {
+    if (!cont(1) || !cont(2)) return 0;
+    const c1 = b[i + 1]!;
+    if ((c === 0xe0 && c1 < 0xa0) || (c === 0xed && c1 > 0x9f)) return 0;
+    return 3;
+  }
+  if (c >= 0xf0 && c <= 0xf4) {
+    if (!cont(1) || !cont(2) || !cont(3)) return 0;
+    const c1 = b[i + 1]!;
+    if ((c === 0xf0 && c1 < 0x90) || (c === 0xf4 && c1 > 0x8f)) return 0;
+    return 4;
+  }
+  return 0;
+}
+
+/** The place of the first byte of `b` that is not UTF-8, or undefined. */
+export function firstBadUtf8(b: Buffer): BadByte | undefined {
+  let line = 1;
+  let col = 1;
+  for (let i = 0; i < b.length; ) {
+    const n = seqLength(b, i);
+    if (n === 0) return { line, col, byte: b[i]! };
+    if (b[i] === 0x0a) {
+      line++;
+      col = 1;
+    } else if (!(i === 0 && n === 3 && b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf)) col += n === 4 ? 2 : 1;
+    i += n;
+  }
+  return undefined;
+}
+
+/** Decodes a trace's bytes (UTF-8; an ASCII file as latin1, which is faster and the same). */
+export function decodeTrace(chunks: Buffer[]): TraceText {
+  const buf = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+  if (isAscii(buf)) return { text: buf.toString('latin1') };
+  const text = buf.toString('utf8');
+  if (isUtf8(buf)) return { text };
+  const bad = firstBadUtf8(buf);
+  return bad ? { text, badUtf8: bad } : { text };
+}
+
+/** Reads a whole trace synchronously (the command). */
+export function readTraceSync(path: string, o: ReadOptions = {}): TraceText {
+  const chunks: Buffer[] = [];
+  for (const c of readChunksSync(path, o)) chunks.push(c);
+  return decodeTrace(chunks);
+}
+
+/** Reads a whole trace (the adapter). */
+export async function readTrace(path: string, o: ReadOptions = {}): Promise<TraceText> {
+  const chunks: Buffer[] = [];
+  for await (const c of readChunks(path, o)) chunks.push(c);
+  return decodeTrace(chunks);
+}
+
+/** The diagnostic for invalid UTF-8 (decision: an error; a trace is UTF-8 text, language.md). */
+export function badUtf8Message(b: BadByte): string {
+  return `the file is not valid UTF-8: byte 0x${b.byte.toString(16).padStart(2, '0')} (save it as UTF-8)`;
+}
