@@ -1,8 +1,9 @@
 // The `mmutrace` command (cli.md): run, check and compare without an editor.
 
-import { readFileSync, statSync } from 'node:fs';
 import { Machine, MachineError, POLICY_NAMES, type Summary, type Violation } from '../engine';
+import { MAX_TRACE_BYTES, TraceReadError, badUtf8Message, readTraceSync } from '../io/read';
 import { parseTrace, type Diagnostic, type Program } from '../trace';
+import { escapeInvisible } from '../trace/escape';
 import { compareTable, formatSummary } from './format';
 
 const USAGE = `usage:
@@ -15,8 +16,8 @@ Exit status: 0 when everything held; 1 when an expect failed, a livelock or a
 hang happened (or, with --audit, the audit found a violation); 2 when a file is
 invalid or the command is wrong.`;
 
-/** The largest trace file the command reads (bytes). */
-export const MAX_FILE_BYTES = 1024 * 1024 * 1024;
+/** The largest trace file the command reads (bytes): the shared reader's cap. */
+export const MAX_FILE_BYTES = MAX_TRACE_BYTES;
 
 export class UsageError extends Error {}
 
@@ -46,12 +47,17 @@ export function parseArgs(argv: string[]): Args {
       if (v === undefined || v.startsWith('--')) throw new UsageError(`${a} needs a value`);
       return v;
     };
+    const inline = (name: string): string => {
+      const v = a.slice(name.length + 1);
+      if (v === '') throw new UsageError(`${name} needs a value`);
+      return v;
+    };
     if (a === '--json') args.json = true;
     else if (a === '--audit') args.audit = true;
     else if (a === '--policy') args.policy = value();
-    else if (a.startsWith('--policy=')) args.policy = a.slice(9);
+    else if (a.startsWith('--policy=')) args.policy = inline('--policy');
     else if (a === '--policies') args.policies = value().split(',');
-    else if (a.startsWith('--policies=')) args.policies = a.slice(11).split(',');
+    else if (a.startsWith('--policies=')) args.policies = inline('--policies').split(',');
     else if (a.startsWith('-') && a !== '-') throw new UsageError(`unknown option \`${a}\``);
     else args.files.push(a);
   }
@@ -69,25 +75,29 @@ export function parseArgs(argv: string[]): Args {
 }
 
 function formatDiagnostic(file: string, d: Diagnostic): string {
-  return `${file}:${d.line}:${d.col}: ${d.severity}: ${d.message}${d.hint ? ` (${d.hint})` : ''}`;
+  return `${escapeInvisible(file)}:${d.line}:${d.col}: ${d.severity}: ${escapeInvisible(d.message)}${d.hint ? ` (${escapeInvisible(d.hint)})` : ''}`;
+}
+
+/** A diagnostic of the file as a whole (it cannot be read), in the same FILE:LINE:COL form. */
+function fileError(file: string, message: string): string {
+  return `${escapeInvisible(file)}:1:1: error: ${escapeInvisible(message)}`;
 }
 
 /** Reads and parses a file; prints its diagnostics. Returns the program, or null when invalid. */
 function load(file: string, io: Out): Program | null {
-  let text: string;
+  let read;
   try {
-    const st = statSync(file);
-    if (st.isDirectory()) throw new Error('is a directory');
-    if (st.size > MAX_FILE_BYTES) throw new Error(`is larger than ${MAX_FILE_BYTES} bytes`);
-    text = readFileSync(file, 'utf8');
+    read = readTraceSync(file, { allowPipes: true });
   } catch (e) {
-    const msg = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message;
-    io.err(`${file}: error: cannot read: ${msg}`);
+    if (!(e instanceof TraceReadError)) throw e;
+    io.err(fileError(file, `cannot read: ${e.message}`));
     return null;
   }
-  const r = parseTrace(text);
+  const b = read.badUtf8;
+  if (b) io.err(formatDiagnostic(file, { line: b.line, col: b.col, endLine: b.line, endCol: b.col + 1, severity: 'error', message: badUtf8Message(b) }));
+  const r = parseTrace(read.text);
   for (const d of r.diagnostics) io.err(formatDiagnostic(file, d));
-  return r.hasErrors ? null : r.program;
+  return r.hasErrors || b ? null : r.program;
 }
 
 interface Replay {
@@ -98,8 +108,16 @@ interface Replay {
   machine: Machine;
 }
 
-function replay(file: string, program: Program, policy: string | undefined, audit: boolean): Replay {
-  const m = new Machine(program, { policy, audit });
+/** Replays the program; null (the error printed) when the engine cannot set it up. */
+function replay(file: string, program: Program, policy: string | undefined, audit: boolean, io: Out): Replay | null {
+  let m: Machine;
+  try {
+    m = new Machine(program, { policy, audit });
+  } catch (e) {
+    if (!(e instanceof MachineError)) throw e;
+    io.err(e.line ? formatDiagnostic(file, { line: e.line, col: e.col ?? 1, endLine: e.line, endCol: e.col ?? 1, severity: 'error', message: e.message }) : fileError(file, e.message));
+    return null;
+  }
   m.run();
   const error = m.error !== null ? { line: program.events.lineOf(m.row), message: m.error } : undefined;
   return { summary: m.summary(file), violations: m.auditor?.violations ?? [], error, machine: m };
@@ -144,15 +162,7 @@ export function main(argv: string[], io: Out): number {
     io.err(`mmutrace: ${e.message}\n${USAGE}`);
     return 2;
   }
-  try {
-    return runCommand(args, io);
-  } catch (e) {
-    if (e instanceof MachineError) {
-      io.err(`${args.files[0]}: error: ${e.message}`);
-      return 2;
-    }
-    throw e;
-  }
+  return runCommand(args, io);
 }
 
 function runCommand(args: Args, io: Out): number {
@@ -167,7 +177,11 @@ function runCommand(args: Args, io: Out): number {
       const policies = args.policy === 'all' ? [...POLICY_NAMES] : [args.policy ?? program.policy ?? 'update'];
       let fileStatus = 0;
       for (const p of policies) {
-        const r = replay(file, program, p, args.audit);
+        const r = replay(file, program, p, args.audit, io);
+        if (!r) {
+          fileStatus = 2;
+          break;
+        }
         fileStatus = Math.max(fileStatus, report(file, r, args.audit, io, policies.length > 1 ? ` [${p}]` : ''));
       }
       if (fileStatus === 0) io.out(`${file}: ok (${policies.join(', ')})`);
@@ -179,7 +193,8 @@ function runCommand(args: Args, io: Out): number {
   const program = load(file, io);
   if (!program) return 2;
   if (args.command === 'run') {
-    const r = replay(file, program, args.policy, args.audit);
+    const r = replay(file, program, args.policy, args.audit, io);
+    if (!r) return 2;
     const status = report(file, r, args.audit, io);
     io.out(args.json ? JSON.stringify(r.summary, null, 2) : formatSummary(r.summary));
     return status;
@@ -188,7 +203,8 @@ function runCommand(args: Args, io: Out): number {
   const results: Record<string, Summary> = {};
   let status = 0;
   for (const p of policies) {
-    const r = replay(file, program, p, args.audit);
+    const r = replay(file, program, p, args.audit, io);
+    if (!r) return 2;
     status = Math.max(status, report(file, r, args.audit, io, ` [${p}]`));
     results[p] = r.summary;
   }
@@ -196,20 +212,59 @@ function runCommand(args: Args, io: Out): number {
   return status;
 }
 
+/**
+ * What a failed write to stdout or stderr does: a reader that went away
+ * (EPIPE: `mmutrace run F | head -1`) ends the output quietly, the exit status
+ * that of the command; any other failure (ENOSPC: `> /dev/full`) is said in
+ * one line on stderr and the exit status is 2. Never a stack trace.
+ */
+export function outputFailure(e: NodeJS.ErrnoException, stream: 'stdout' | 'stderr', state: { closed: boolean }): { code?: number; message?: string } {
+  state.closed = true;
+  if (e.code === 'EPIPE' || e.code === 'ERR_STREAM_DESTROYED') return {};
+  const what = e.code === 'ENOSPC' ? 'no space left on device' : e.code ?? e.message;
+  return { code: 2, message: `mmutrace: cannot write to ${stream}: ${what}` };
+}
+
 /** The process entry (bin/mmutrace.js calls it; so does `node dist/cli.js`). */
 export function cli(): void {
+  const outState = { closed: false };
+  const errState = { closed: false };
+  let failed = false;
+  const onError = (stream: 'stdout' | 'stderr', state: { closed: boolean }) => (e: NodeJS.ErrnoException): void => {
+    const r = outputFailure(e, stream, state);
+    if (r.code === undefined || failed) return;
+    failed = true;
+    process.exitCode = r.code;
+    if (!errState.closed && r.message) {
+      try {
+        process.stderr.write(r.message + '\n');
+      } catch {
+        // stderr is gone too: the exit status says it.
+      }
+    }
+  };
+  process.stdout.on('error', onError('stdout', outState));
+  process.stderr.on('error', onError('stderr', errState));
+  const write = (stream: NodeJS.WriteStream, state: { closed: boolean }, name: 'stdout' | 'stderr', s: string): void => {
+    if (state.closed) return;
+    try {
+      stream.write(s + '\n');
+    } catch (e) {
+      onError(name, state)(e as NodeJS.ErrnoException);
+    }
+  };
   let code: number;
   try {
     code = main(process.argv.slice(2), {
-      out: (s) => process.stdout.write(s + '\n'),
-      err: (s) => process.stderr.write(s + '\n'),
+      out: (s) => write(process.stdout, outState, 'stdout', s),
+      err: (s) => write(process.stderr, errState, 'stderr', s),
     });
   } catch (e) {
     // A bug of ours, never the input's fault: say so in one line, without a stack trace.
-    process.stderr.write(`mmutrace: internal error: ${(e as Error).message}\n`);
+    write(process.stderr, errState, 'stderr', `mmutrace: internal error: ${(e as Error).message}`);
     code = 2;
   }
-  process.exitCode = code;
+  if (!failed) process.exitCode = code;
 }
 
 if (typeof require !== 'undefined' && require.main === module) cli();

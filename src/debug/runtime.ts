@@ -275,7 +275,7 @@ export class TraceRuntime {
     try {
       machine = new Machine(r.program, { policy, audit: opts.audit ? 'incremental' : false });
     } catch (e) {
-      if (e instanceof MachineError) throw new LaunchError(`${file}: ${e.message}`);
+      if (e instanceof MachineError) throw new LaunchError(e.line ? `${file}:${e.line}:${e.col ?? 1}: error: ${e.message}` : `${file}: error: ${e.message}`);
       throw e;
     }
     this.programPath = file;

@@ -59,7 +59,16 @@ export interface Summary {
   fromLabel: Record<string, { exits: number }>;
 }
 
-export class MachineError extends Error {}
+/** A trace the engine cannot set up; line and col (1-based) name its place when it has one. */
+export class MachineError extends Error {
+  constructor(
+    message: string,
+    readonly line?: number,
+    readonly col?: number,
+  ) {
+    super(message);
+  }
+}
 
 /** A livelock or hang (engine.md), with the row of the event where it happened. */
 export interface RowIncident extends Incident {
@@ -114,12 +123,15 @@ export class Machine {
     this.mode = MODES[program.mode];
     const name = opts.policy ?? program.policy ?? 'update';
     const policy = getPolicy(name);
-    if (!policy) throw new MachineError(`unknown policy \`${name}\`; known policies: ${POLICY_NAMES.join(', ')}`);
+    if (!policy) {
+      const line = name === program.policy && program.policyLine ? program.policyLine : undefined;
+      throw new MachineError(`unknown policy \`${name}\`; known policies: ${POLICY_NAMES.join(', ')}`, line, line && 1);
+    }
     this.policy = policy;
     const image = buildGuestImage(program);
     if (image.diagnostics.length) {
       const d = image.diagnostics[0]!;
-      throw new MachineError(`${d.line}:${d.col} ${d.message}`);
+      throw new MachineError(d.message, d.line, d.col);
     }
     this.mem = image.memory;
     this.spaceRoots = image.spaceRoots;

@@ -484,6 +484,8 @@ export interface Program {
   mode: Mode;
   /** The file's `policy` directive, if any (a launch configuration or CLI flag overrides it). */
   policy?: string;
+  /** The line of the `policy` directive (0: none). */
+  policyLine?: number;
   vcpus: number;
   cpl: Cpl;
   pool: number;

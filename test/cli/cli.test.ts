@@ -188,7 +188,7 @@ describe('bad input', () => {
   it('a missing file or a directory is an error naming it', () => {
     const r = run('run', '/nonexistent/x.mmutrace');
     expect(r.code).toBe(2);
-    expect(r.err).toContain('/nonexistent/x.mmutrace: error: cannot read: no such file');
+    expect(r.err).toContain('/nonexistent/x.mmutrace:1:1: error: cannot read: no such file');
     expect(run('run', root).code).toBe(2);
   });
 
