@@ -63,7 +63,8 @@ export class MachineEnv implements ExprEnv {
 
   private address(v: Value | undefined, fn: string, limit: number): number {
     if (typeof v !== 'bigint') throw new ExprError(`${fn}: the address must be a number`);
-    if (v < 0n || v >= BigInt(limit)) throw new ExprError(`${fn}: address 0x${v.toString(16)} is out of range (below 0x${limit.toString(16)})`);
+    if (v < 0n) throw new ExprError(`${fn}: address ${v} is negative (an address is 0 to 0x${(limit - 1).toString(16)})`);
+    if (v >= BigInt(limit)) throw new ExprError(`${fn}: address 0x${v.toString(16)} is out of range (below 0x${limit.toString(16)})`);
     return Number(v);
   }
 

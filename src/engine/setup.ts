@@ -18,7 +18,10 @@ export interface GuestImage {
   diagnostics: Diagnostic[];
 }
 
-/** Most pages a `map` range or the whole setup may create, so that nothing eats memory. */
+/**
+ * Most entries the `map` lines of the whole setup may write (a range's count is
+ * checked before any of it is written), so that nothing eats memory or time.
+ */
 export const MAX_SETUP_PAGES = 4_000_000;
 
 class SetupError extends Error {}
@@ -37,6 +40,7 @@ export function buildGuestImage(program: Program): GuestImage {
     return gpa;
   };
   let current = -1;
+  const written = { entries: 0 };
   for (const s of program.setup) {
     try {
       if (s.kind === 'space') {
@@ -44,7 +48,7 @@ export function buildGuestImage(program: Program): GuestImage {
         current = s.index;
       } else if (s.kind === 'map') {
         if (current < 0) throw new SetupError('`map` needs a `space` first');
-        mapRange(memory, mode, spaceRoots[current]!, s, takePage);
+        mapRange(memory, mode, spaceRoots[current]!, s, takePage, written);
       } else {
         poke(memory, s);
       }
@@ -64,11 +68,15 @@ function levelBytes(mode: PagingMode, level: number): number {
   return 2 ** mode.levelShift(level);
 }
 
-function mapRange(memory: GuestMemory, mode: PagingMode, root: number, s: MapStmt, takePage: () => number): void {
+function mapRange(memory: GuestMemory, mode: PagingMode, root: number, s: MapStmt, takePage: () => number, written: { entries: number }): void {
   const step = levelBytes(mode, s.level);
   const end = s.vaEnd ?? s.va + 1;
   const count = Math.ceil((end - s.va) / step);
   if (count > MAX_SETUP_PAGES) throw new SetupError(`the range maps ${count} entries; at most ${MAX_SETUP_PAGES}`);
+  if (written.entries + count > MAX_SETUP_PAGES) {
+    throw new SetupError(`the setup's \`map\` lines write ${written.entries} entries before this one and it writes ${count}: at most ${MAX_SETUP_PAGES} in the whole setup`);
+  }
+  written.entries += count;
   // The frame grows by a page of the level's size each time.
   for (let i = 0; i < count; i++) {
     const va = s.va + i * step;

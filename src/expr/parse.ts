@@ -326,6 +326,16 @@ class Parser {
     throw BAIL;
   }
 
+  /**
+   * The tree of binary operators is taller than MAX_NESTING: a flat chain
+   * (`1 + 1 + …`, `a || b || …`) does not nest, so the message says what it is;
+   * the cap stays, as the evaluator and printer recurse along it.
+   */
+  private tooTall(s: number, e: number): never {
+    this.error(`expression chains more than ${MAX_NESTING} binary operators one after another: split it or use fewer terms`, s, e);
+    throw BAIL;
+  }
+
   /** Stops at a token where an operator, or `closer`, or the end was expected. */
   private unexpected(t: Token, closer: string | undefined): never {
     if (t.t === BAD) throw BAIL; // already reported by the lexer
@@ -379,7 +389,7 @@ class Parser {
       const rh = this.h;
       left = { kind: 'binary', op: t.text as BinaryOp, left, right, col: left.col, endCol: right.endCol, opCol: this.col(t.s) };
       lh = Math.max(lh, rh) + 1;
-      if (lh > MAX_NESTING) this.tooDeep(t.s, t.e);
+      if (lh > MAX_NESTING) this.tooTall(t.s, t.e);
     }
     this.h = lh;
     return left;

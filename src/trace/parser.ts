@@ -21,7 +21,10 @@
 //   in mode 64), a mode-64 range cannot cross the non-canonical hole.
 // - k/m/g suffixes (either case) are accepted on every number; `_` may appear
 //   anywhere among the digits.
-// - Line ends are `\n` and `\r\n`; a lone `\r` is whitespace, like tab, VT and FF.
+// - Line ends are `\n` and `\r\n`; a `\r` followed by more text on its line
+//   (classic Mac OS line ends) is an error on the first line that has one (that
+//   line is not parsed); a `\r` before a line end, another `\r` or the end of
+//   the text is whitespace, like tab, VT and FF.
 //   A BOM is skipped at the very start only and is not a column. Columns count
 //   UTF-16 code units (as VS Code does). lineCount is the number of `\n`, plus
 //   one when the text does not end with one.
@@ -70,6 +73,7 @@ import {
   type SpaceStmt,
   type Stmt,
 } from './ast';
+import { escapeInvisible } from './escape';
 import { didYouMean } from './hints';
 import { HEXV, Lexer, MAX_TOKENS, T_DOTDOT, T_EQ, T_LABEL, T_NUM, T_OTHER, T_WORD, isNumCont, isWordCont, isWordStart, isWs } from './lexer';
 import { NUM_BAD_DIGIT, NUM_NO_DIGITS, NUM_OK, NUM_OVERFLOW, scanNumber, toBigInt, type NumOut } from './numbers';
@@ -246,6 +250,8 @@ export class TraceParser {
   private readonly keep: boolean;
   /** fastLine may be tried (not when statement objects are kept: it makes none). */
   private readonly fast: boolean;
+  /** firstLoneCr of the text, or -1 (a file with one does not take the fast path). */
+  private readonly loneCr: number;
   private readonly maxDiag: number;
   private readonly lx = new Lexer();
   private readonly num: NumOut = { lo: 0, hi: 0, err: 0, at: 0 };
@@ -317,7 +323,8 @@ export class TraceParser {
   constructor(text: string, opts?: ParseOptions) {
     this.text = typeof text === 'string' ? text : String(text ?? '');
     this.keep = opts?.keepStatements === true;
-    this.fast = !this.keep && TraceParser.fastPath;
+    this.loneCr = firstLoneCr(this.text);
+    this.fast = !this.keep && TraceParser.fastPath && this.loneCr < 0;
     const m = opts?.maxDiagnostics;
     this.maxDiag = typeof m === 'number' && m >= 0 ? Math.floor(m) : DEFAULT_MAX_DIAGNOSTICS;
     this.pos = this.text.charCodeAt(0) === 0xfeff ? 1 : 0;
@@ -457,8 +464,8 @@ export class TraceParser {
       return false;
     }
     const ln = this.ln;
-    const d: Diagnostic = { line: ln, col: s - this.ls + 1, endLine: ln, endCol: e - this.ls + 1, severity, message };
-    if (hint !== undefined) d.hint = hint;
+    const d: Diagnostic = { line: ln, col: s - this.ls + 1, endLine: ln, endCol: e - this.ls + 1, severity, message: escapeInvisible(message) };
+    if (hint !== undefined) d.hint = escapeInvisible(hint);
     if (fix !== undefined) d.fix = fix;
     this.diags.push(d);
     return false;
@@ -825,6 +832,16 @@ export class TraceParser {
       while (i < e && isWs(text.charCodeAt(i))) i++;
       if (i >= e || text.charCodeAt(i) === 35) return; // a long comment is fine
       this.diag('error', i, e, `this line has ${e - s} characters: the limit is ${MAX_LINE_LENGTH}`);
+      return;
+    }
+    if (this.loneCr >= s && this.loneCr < e) {
+      this.diag(
+        'error',
+        this.loneCr,
+        this.loneCr + 1,
+        'a lone carriage return (CR) is not a line end: the lines of a trace end with LF or CRLF',
+        'save the file with LF or CRLF line ends',
+      );
       return;
     }
     const lx = this.lx;
@@ -1522,6 +1539,7 @@ export class TraceParser {
     }
     this.policyLine = this.ln;
     this.program.policy = name;
+    this.program.policyLine = this.ln;
     if (this.keep) this.stmts.push({ line: this.ln,
         range: this.stmtRange(this.tEnd),
         keyword: this.kwRange(), kind: 'policy', name, nameRange: this.tokRange(1) });
@@ -1671,6 +1689,18 @@ export class TraceParser {
         this.diag('error', this.lx.start[1]!, this.lx.end[endTok]!, `the range maps ${pages} pages: the limit is ${MAX_MAP_PAGES} for one line`);
         return;
       }
+      // Each page's frame is the previous one's plus the page size: the last must still fit the frame field.
+      const field = this.mode === '32' ? 0xfffff000n : 0x000ffffffffff000n;
+      const last = (toBigInt(lo, hi) & field) + BigInt(pages - 1) * BigInt(ps);
+      if (last > field) {
+        this.diag(
+          'error',
+          this.lx.start[1]!,
+          this.pteEnd,
+          `the range's frames overflow the frame field: its last page would need frame address 0x${last.toString(16)}, above the highest, 0x${field.toString(16)}`,
+        );
+        return;
+      }
     }
     const stmt: MapStmt = {
       line: this.ln,
@@ -1716,6 +1746,16 @@ export class TraceParser {
     this.program.setup.push(stmt);
     if (this.keep) this.stmts.push(stmt);
   }
+}
+
+/** The index of the first `\r` followed by text on its line (not by `\r`, `\n` or the end), or -1. */
+function firstLoneCr(text: string): number {
+  const last = text.length - 1;
+  for (let i = text.indexOf('\r'); i >= 0 && i < last; i = text.indexOf('\r', i + 1)) {
+    const c = text.charCodeAt(i + 1);
+    if (c !== 10 && c !== 13) return i;
+  }
+  return -1;
 }
 
 /** Parses a whole trace. Never throws. */

@@ -36,12 +36,15 @@ describe('deep nesting', () => {
     const r = parseExpr('~'.repeat(N + 1) + '0');
     expect(r.diagnostics).toEqual([expect.objectContaining({ col: N + 1, message: `expression nests more than ${N} levels deep` })]);
   });
-  it('rejects a chain of operators taller than the limit', () => {
+  it('rejects a chain of operators taller than the limit, saying it is a chain, not nesting (issue 17.12)', () => {
     expect(evaluate(parseOk('1' + ' + 1'.repeat(N)), fakeEnv())).toBe(BigInt(N + 1));
-    const r = parseExpr('1' + ' + 1'.repeat(N + 1));
-    expect(r.expr).toBeUndefined();
-    expect(r.diagnostics).toHaveLength(1);
-    expect(r.diagnostics[0]!.message).toBe(`expression nests more than ${N} levels deep`);
+    for (const op of ['+', '||']) {
+      const r = parseExpr('1' + ` ${op} 1`.repeat(N + 1));
+      expect(r.expr).toBeUndefined();
+      expect(r.diagnostics).toHaveLength(1);
+      expect(r.diagnostics[0]!.message).toBe(`expression chains more than ${N} binary operators one after another: split it or use fewer terms`);
+      expect(r.diagnostics[0]!.message).not.toContain('nests');
+    }
   });
   it('rejects nested calls and members beyond the limit', () => {
     expect(parseExpr('gpa('.repeat(N + 1) + '1' + ')'.repeat(N + 1)).diagnostics[0]!.message).toContain('nests more than');

@@ -75,8 +75,17 @@ describe('line ends, BOM, whitespace', () => {
     expect(rows(clean('read\t0x1000\v\f  kernel\t'))[0]).toMatchObject({ addr: 0x1000, cpl: 'kernel' });
   });
 
-  test('a lone CR is whitespace', () => {
-    expect(rows(clean('read 0x1000\rkernel\n'))[0]).toMatchObject({ addr: 0x1000, cpl: 'kernel' });
+  test('a CR before a line end is whitespace; a CR with text after it is an error that says so', () => {
+    expect(rows(clean('read 0x1000\r\r\nread 0x2000\r'))).toHaveLength(2);
+    // A file with classic Mac OS line ends: one line to the parser, named as such (issue 17.12).
+    const r = parseTrace('mode 64\rspace a\rread 0x1000\r');
+    expect(r.diagnostics).toHaveLength(1);
+    expect(r.diagnostics[0]).toMatchObject({ line: 1, col: 8, severity: 'error' });
+    expect(r.diagnostics[0]!.message).toContain('lone carriage return (CR) is not a line end');
+    // Only the line with the CR is refused; the others parse.
+    const r2 = parseTrace('read 0x1000\nread 0x2000\rkernel\nread 0x3000\n');
+    expect(r2.diagnostics.map((d) => [d.line, d.col])).toEqual([[2, 12]]);
+    expect(r2.program.events.count).toBe(2);
   });
 
   test('NUL bytes and control characters are errors, named', () => {
