@@ -10,6 +10,7 @@ const entries = [
   { in: 'bench/bench.ts', out: 'dist/bench.js' },
   { in: 'bench/large-shadow.ts', out: 'dist/large-shadow.js' },
   { in: 'bench/mem.ts', out: 'dist/bench-mem.js' },
+  { in: 'fuzz/fuzz.ts', out: 'dist/fuzz.js' },
 ];
 await Promise.all(
   entries.filter((e) => existsSync(e.in)).map((e) => build({ ...node, entryPoints: [e.in], outfile: e.out })),
