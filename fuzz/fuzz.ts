@@ -390,7 +390,12 @@ const HOSTILE_FRAMES: ((body: string) => string | Buffer)[] = [
   (b) => `Content-Length: ${Buffer.byteLength(b)}\n\n${b}`,
   () => 'Content-Length: 4\r\n\r\nnull',
   () => 'Content-Length: 8\r\n\r\nnot json',
-  () => `Content-Length: ${4 << 20}\r\n\r\n${JSON.stringify({ seq: 999, type: 'request', command: 'evaluate', arguments: { expression: '1' + ' '.repeat((4 << 20) - 60) } }).padEnd(4 << 20)}`,
+  () => {
+    // A well-formed 4 MiB request: an expression of `1` and spaces.
+    const skeleton = JSON.stringify({ seq: 999, type: 'request', command: 'evaluate', arguments: { expression: '1' } });
+    const body = JSON.stringify({ seq: 999, type: 'request', command: 'evaluate', arguments: { expression: '1' + ' '.repeat((4 << 20) - skeleton.length) } });
+    return `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+  },
   () => 'Content-Length: 999999999999\r\n\r\n{',
 ];
 
