@@ -217,6 +217,8 @@ export class TraceRuntime {
   private loadProgressShown = false;
   private lastProgress = 0;
   private failedLate = false;
+  /** The diagnostics of a late parse error, printed by `terminate` (so always after the stop that precedes them). */
+  private lateDiagnostics: string | null = null;
   private trackers: PolicyTracker[] = [];
   private trackerWanted = -1;
   private pageTableFrames: Set<number> | null = null;
@@ -289,6 +291,7 @@ export class TraceRuntime {
     this.stepsRow = -1;
     this.lastStop = null;
     this.failedLate = false;
+    this.lateDiagnostics = null;
     this.trackers = [];
     this.trackerWanted = -1;
     this.pageTableFrames = null;
@@ -335,11 +338,15 @@ export class TraceRuntime {
     p.parseLines(Infinity);
     const all = p.result();
     this.failedLate = true;
-    this.host.output('stderr', `${this.programPath} does not parse:\n${formatDiagnostics(all.diagnostics)}\n`);
+    this.lateDiagnostics = `${this.programPath} does not parse:\n${formatDiagnostics(all.diagnostics)}\n`;
     this.parser = null;
     if (this.loadProgressShown) this.host.progress('end', 'The trace does not parse');
-    // Terminate once the current request is done.
-    setImmediate(() => this.terminate());
+    // The session ends at a stop, never before one (README, the debugger, item 11): found while
+    // stopped, once the current request is answered; found before configurationDone or while
+    // running, right after the stop the session makes next (`stopAt`).
+    setImmediate(() => {
+      if (this.failedLate && this.state === 'stopped') this.terminate();
+    });
     return true;
   }
 
@@ -670,6 +677,7 @@ export class TraceRuntime {
     this.exitLogCount = 0;
     this.exitLogSuppressed = 0;
     this.host.stopped(stop);
+    if (this.failedLate) return this.terminate();
     this.scheduleBackground();
   }
 
@@ -678,6 +686,10 @@ export class TraceRuntime {
     this.runToken++;
     this.cancelBackground();
     this.state = 'terminated';
+    if (this.lateDiagnostics !== null) {
+      this.host.output('stderr', this.lateDiagnostics);
+      this.lateDiagnostics = null;
+    }
     this.host.terminated();
   }
 
@@ -896,7 +908,6 @@ export class TraceRuntime {
         const res = dir === 'forward' ? this.forwardSlice(ctx as ForwardContext, deadline) : this.reverseSlice(ctx as ReverseContext, deadline);
         if (res.kind === 'stop') {
           this.stopAt(res.pos, res.stop);
-          if (this.failedLate) this.terminate();
           return;
         }
         if (this.pauseRequested) {

@@ -1,6 +1,7 @@
 // Robustness: a trace that does not parse, requests with missing or wrong
 // arguments, unknown references, requests out of order, and a randomized run
 // of more than 10,000 requests after which the adapter still answers.
+import type { DebugProtocol } from '@vscode/debugprotocol';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { prng } from './gen';
 import { DEMAND, INIT_ARGS, cont, fixture, launch, raw, startClient, topLine, type Client } from './helpers';
@@ -54,12 +55,28 @@ describe('launch failures', () => {
 });
 
 describe('loading', () => {
-  test('an error far into a large trace: the session stops on entry, then reports every diagnostic and terminates', async () => {
+  /** The order of stops, stderr output and the end of the session, as the client receives them. */
+  function eventOrder(c: Client): string[] {
+    const seen: string[] = [];
+    c.on('stopped', (e: DebugProtocol.StoppedEvent) => seen.push(`stopped ${e.body.reason}`));
+    c.on('output', (e: DebugProtocol.OutputEvent) => {
+      if (e.body.category === 'stderr') seen.push('stderr');
+    });
+    c.on('terminated', () => seen.push('terminated'));
+    return seen;
+  }
+
+  /** A trace of 30,000 events (far more than the 2,000 lines parsed before the first stop) with two bad lines at its end. */
+  async function lateErrorTrace(): Promise<{ file: string; lines: number }> {
     const { writeTemp } = await import('./helpers');
     const { bigTrace } = await import('./gen');
     const text = bigTrace({ events: 30_000, pages: 16, seed: 5 }) + 'raed 0x1000\nread 0x1000 @\n';
-    const file = writeTemp('late-error.mmutrace', text);
-    const lines = text.split('\n').length - 1;
+    return { file: writeTemp('late-error.mmutrace', text), lines: text.split('\n').length - 1 };
+  }
+
+  test('an error far into a large trace: the session stops on entry, then reports every diagnostic and terminates', async () => {
+    const { file, lines } = await lateErrorTrace();
+    const order = eventOrder(dc);
     const terminated = dc.waitForEvent('terminated', 20_000);
     const s = await launch(dc, { program: file });
     expect(s.reason).toBe('entry');
@@ -67,7 +84,37 @@ describe('loading', () => {
     const err = dc.outputs.filter((o) => o.category === 'stderr').map((o) => o.output).join('');
     expect(err).toContain(`${lines - 1}:1 unknown keyword \`raed\``);
     expect(err).toContain(`${lines}:`);
+    expect(order).toEqual(['stopped entry', 'stderr', 'terminated']);
     expect((await raw(dc, 'threads')).success).toBe(true);
+  });
+
+  test('a late error the background parse finds before configurationDone waits for the first stop (the same order every time)', async () => {
+    const { file, lines } = await lateErrorTrace();
+    const order = eventOrder(dc);
+    const terminated = dc.waitForEvent('terminated', 20_000);
+    // configurationDone only once the background parse has met the error (its progress ends).
+    const s = await launch(dc, { program: file }, (c) => c.waitForEvent('progressEnd', 20_000));
+    expect(s.reason).toBe('entry');
+    await terminated;
+    expect(order).toEqual(['stopped entry', 'stderr', 'terminated']);
+    expect(dc.outputs.find((o) => o.category === 'stderr')!.output).toContain(`${lines - 1}:1 unknown keyword \`raed\``);
+  });
+
+  test('without stopOnEntry, a late error found early still lets the run reach its first stop (a breakpoint), then ends the session', async () => {
+    const { file } = await lateErrorTrace();
+    const order = eventOrder(dc);
+    const terminated = dc.waitForEvent('terminated', 20_000);
+    // Line 100 is a `read` or `write` event of the generated trace (its setup ends on line 11).
+    let bp: DebugProtocol.Breakpoint | undefined;
+    const s = await launch(dc, { program: file, stopOnEntry: false }, async (c) => {
+      await c.waitForEvent('progressEnd', 20_000);
+      bp = (await c.setBreakpointsRequest({ source: { path: file }, breakpoints: [{ line: 100 }] })).body.breakpoints[0];
+    });
+    expect(bp).toMatchObject({ verified: true, line: 100 });
+    expect(s.reason).toBe('breakpoint');
+    expect(s.hitBreakpointIds).toEqual([bp!.id]);
+    await terminated;
+    expect(order).toEqual(['stopped breakpoint', 'stderr', 'terminated']);
   });
 
   test('a trace without events stops at its end', async () => {
