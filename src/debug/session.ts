@@ -39,7 +39,13 @@ export interface SessionOptions {
   cwd?: string;
 }
 
+/** A request the adapter refuses: answered with an error the client does not show (most are races or client mistakes). */
 class UserError extends Error {}
+/**
+ * A mistake of the user's own (a launch configuration that is wrong, an expression typed that does
+ * not parse): its error response asks the client to show it (`showUser`). README, the debugger, item 16.
+ */
+class ShownError extends UserError {}
 
 /** The `exit` name of the debugger, for completion and hover. */
 export const EXIT_DOC: NameDoc = {
@@ -170,7 +176,7 @@ export class MmuTraceSession extends DebugSession {
     const message = known ? (e as Error).message : `internal error: ${e instanceof Error ? e.message : String(e)}`;
     response.success = false;
     response.message = message;
-    response.body = { error: { id: known ? 1 : 2, format: message, showUser: true } };
+    response.body = { error: { id: known ? 1 : 2, format: message, showUser: e instanceof ShownError || e instanceof LaunchError } };
     this.sendResponse(response);
     if (!known && e instanceof Error && e.stack) this.output('stderr', `mmutrace debugger: ${e.stack}\n`);
   }
@@ -319,13 +325,13 @@ export class MmuTraceSession extends DebugSession {
   }
 
   private parseLaunchArgs(a: Record<string, unknown>): { program: string; policy?: string; stopOnEntry: boolean; audit: boolean; logExits: boolean; noDebug: boolean } {
-    if (typeof a.program !== 'string' || a.program.trim() === '') throw new UserError('launch: `program` (the path of a .mmutrace file) is required');
-    if (a.policy !== undefined && typeof a.policy !== 'string') throw new UserError('launch: `policy` must be a string');
-    if (typeof a.policy === 'string' && !POLICY_NAMES.includes(a.policy)) throw new UserError(`launch: unknown policy \`${a.policy}\`; known policies: ${POLICY_NAMES.join(', ')}`);
+    if (typeof a.program !== 'string' || a.program.trim() === '') throw new ShownError('launch: `program` (the path of a .mmutrace file) is required');
+    if (a.policy !== undefined && typeof a.policy !== 'string') throw new ShownError('launch: `policy` must be a string');
+    if (typeof a.policy === 'string' && !POLICY_NAMES.includes(a.policy)) throw new ShownError(`launch: unknown policy \`${a.policy}\`; known policies: ${POLICY_NAMES.join(', ')}`);
     const bool = (k: string, d: boolean): boolean => {
       const v = a[k];
       if (v === undefined) return d;
-      if (typeof v !== 'boolean') throw new UserError(`launch: \`${k}\` must be true or false`);
+      if (typeof v !== 'boolean') throw new ShownError(`launch: \`${k}\` must be true or false`);
       return v;
     };
     return {
@@ -398,7 +404,7 @@ export class MmuTraceSession extends DebugSession {
   private async restart(a: Record<string, unknown>): Promise<void> {
     this.requireLaunched();
     const given = a.arguments;
-    if (given !== undefined && (typeof given !== 'object' || given === null || Array.isArray(given))) throw new UserError('restart: `arguments` must be an object');
+    if (given !== undefined && (typeof given !== 'object' || given === null || Array.isArray(given))) throw new ShownError('restart: `arguments` must be an object');
     const raw = (given as Record<string, unknown> | undefined) ?? this.launchArgs ?? {};
     const args = this.parseLaunchArgs(raw);
     this.resetStop();
@@ -708,10 +714,15 @@ export class MmuTraceSession extends DebugSession {
   }
 
   private scopes(a: Record<string, unknown>): DebugProtocol.ScopesResponse['body'] {
-    this.requireStopped();
+    this.requireLaunched();
     const id = int(a, 'frameId');
-    const f = this.frames.get(id);
-    if (!f) throw new UserError(`unknown frameId ${id}`);
+    const f = this.rt.state === 'stopped' ? this.frames.get(id) : undefined;
+    if (!f) {
+      // A frame of an earlier stop (the client asks while the next stop is on its way): no scopes, no error.
+      if (id >= 1 && id < this.nextFrameId) return { scopes: [] };
+      this.requireStopped();
+      throw new UserError(`unknown frameId ${id}`);
+    }
     const scopes = buildScopes(this.ensureView(), f.thread);
     return {
       scopes: scopes.map((s) => {
@@ -739,10 +750,16 @@ export class MmuTraceSession extends DebugSession {
   }
 
   private variables(a: Record<string, unknown>): DebugProtocol.VariablesResponse['body'] {
-    this.requireStopped();
+    this.requireLaunched();
     const ref = int(a, 'variablesReference');
-    const node = this.vars.get(ref);
-    if (!node) throw new UserError(`unknown variablesReference ${ref}`);
+    const node = this.rt.state === 'stopped' ? this.vars.get(ref) : undefined;
+    if (!node) {
+      // A reference of an earlier stop (VS Code asks for the children of a node it still shows, after
+      // a step or while the next stop is on its way: a normal race): no children, no error.
+      if (ref >= 1 && ref < this.nextVarRef) return { variables: [] };
+      this.requireStopped();
+      throw new UserError(`unknown variablesReference ${ref}`);
+    }
     const filter = a.filter;
     if (filter !== undefined && filter !== 'indexed' && filter !== 'named') throw new UserError('`filter` must be "indexed" or "named"');
     const start = a.start === undefined ? 0 : int(a, 'start');
@@ -796,7 +813,9 @@ export class MmuTraceSession extends DebugSession {
     const parsed = parseExpr(text, { names: DEBUG_NAMES });
     if (!parsed.expr) {
       const d = parsed.diagnostics[0];
-      throw new UserError(d ? `${d.message}${d.hint ? ` (${d.hint})` : ''}` : 'not an expression');
+      const message = d ? `${d.message}${d.hint ? ` (${d.hint})` : ''}` : 'not an expression';
+      // Typed by the user (Debug Console, Watch): shown; a hover's text is the editor's pick, not a mistake.
+      throw context === 'hover' ? new UserError(message) : new ShownError(message);
     }
     const r = this.rt.evaluate(parsed.expr);
     if (!r.ok) throw new UserError(r.message);
