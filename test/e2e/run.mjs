@@ -204,6 +204,7 @@ async function main() {
         if (only.length && !only.includes(sc.id)) continue;
         results.push(await wb.play(sc));
       }
+      strayNotifications(wb, results);
     } catch (e) {
       log(`UI run aborted: ${e.stack || e.message}`);
       results.push({ id: 0, title: 'UI run', status: 'fail', checks: [], error: e.message });
@@ -279,6 +280,14 @@ async function main() {
   console.log(`e2e: ${passed} passed, ${failed} failed`);
   console.log(line);
   return uiOk && extOk ? 0 : 1;
+}
+
+/** Error notifications that appeared outside every scenario (at load, between two, after the last) fail the run too. */
+function strayNotifications(wb, results) {
+  const stray = wb.errorNotifications.filter((n) => n.scenario === null).map((n) => n.text);
+  if (!stray.length) return;
+  const check = { ok: false, what: 'no error notification appeared outside the scenarios', seen: stray.join(' | ') };
+  results.push({ id: 0, title: 'error notifications outside the scenarios', status: 'fail', checks: [check], ms: 0 });
 }
 
 function installedExtensionPath(extensions) {

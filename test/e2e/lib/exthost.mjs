@@ -7,12 +7,18 @@
 
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { launchBrowser } from './workbench.mjs';
+import { launchBrowser, watchErrorNotifications } from './workbench.mjs';
 import { log } from './util.mjs';
 
 export async function runExtensionHostSuite(chromium, { url, runDir, shots, workspace, extensionPath, suite, resultsFile, timeoutMs = 240000 }) {
   const { ctx, page } = await launchBrowser(chromium, join(runDir, 'chrome-exthost'));
   const consoleLog = join(runDir, 'browser-console-exthost.log');
+  // No test of the suite may make VS Code show an error notification.
+  const errorNotifications = [];
+  await watchErrorNotifications(page, (text) => {
+    errorNotifications.push(text);
+    log(`  error notification (extension-host suite): ${text}`);
+  });
   page.on('console', (m) => appendFileSync(consoleLog, `[${m.type()}] ${m.text()}\n`));
   let done;
   const exited = new Promise((r) => (done = r));
@@ -43,9 +49,10 @@ export async function runExtensionHostSuite(chromium, { url, runDir, shots, work
   log(`extension-host suite exit code: ${code} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
   let report = { passed: 0, failed: 0, results: [] };
   if (existsSync(resultsFile)) report = JSON.parse(readFileSync(resultsFile, 'utf8'));
-  const ok = code === 0 && report.failed === 0 && report.results.length > 0;
+  const ok = code === 0 && report.failed === 0 && report.results.length > 0 && errorNotifications.length === 0;
   let error;
   if (code === 'timeout') error = `no result within ${timeoutMs / 1000} s (see ${consoleLog})`;
   else if (!report.results.length) error = `the suite reported no test (exit code ${code}; see ${consoleLog})`;
+  else if (errorNotifications.length) error = `error notifications appeared: ${errorNotifications.join(' | ')}`;
   return { ok, code, error, results: report.results };
 }

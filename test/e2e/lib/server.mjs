@@ -8,6 +8,7 @@ import { createWriteStream, mkdirSync, readFileSync, writeFileSync, copyFileSync
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { innerEnv } from './env.mjs';
 import { log, run, stopGroup, track, waitUntil } from './util.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -52,10 +53,10 @@ export class CodeServer {
   }
 
   get env() {
+    // Nothing from an outer `npm run` (env.mjs); code-server's Node 24 first on PATH.
     return {
-      ...process.env,
+      ...innerEnv({ nodeBin: this.tools.nodeBin }),
       ...this.extraEnv,
-      PATH: `${this.tools.nodeBin}:${process.env.PATH}`,
       // code-server writes under ~/.config and ~/.local/share even with --user-data-dir.
       XDG_CONFIG_HOME: join(this.xdg, 'config'),
       XDG_DATA_HOME: join(this.xdg, 'data'),

@@ -18,6 +18,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { innerEnv } from './env.mjs';
 import { log, run, sleepPoll } from './util.mjs';
 
 export const VERSIONS = {
@@ -147,15 +148,21 @@ async function cached(dir, what, install) {
   return true;
 }
 
-function npmEnv(extra = {}) {
-  return {
-    ...process.env,
-    npm_config_fund: 'false',
-    npm_config_audit: 'false',
-    npm_config_update_notifier: 'false',
-    npm_config_loglevel: 'warn',
-    ...extra,
-  };
+/**
+ * The environment of an inner npm: nothing from an outer `npm run` (env.mjs),
+ * `nodeBin` first on PATH (the Node that npm and the install scripts run on).
+ */
+function npmEnv(extra = {}, nodeBin = undefined) {
+  return innerEnv({
+    nodeBin,
+    extra: {
+      npm_config_fund: 'false',
+      npm_config_audit: 'false',
+      npm_config_update_notifier: 'false',
+      npm_config_loglevel: 'warn',
+      ...extra,
+    },
+  });
 }
 
 /**
@@ -194,7 +201,8 @@ export async function ensureTools() {
   installed =
     (await cached(csDir, `code-server ${VERSIONS.codeServer} (built with node ${VERSIONS.node}; takes a few minutes)`, async (tmp) => {
       writeFileSync(join(tmp, 'package.json'), '{"private":true}\n');
-      const env = npmEnv({ PATH: `${join(nodeDir, 'bin')}:${process.env.PATH}`, npm_config_nodedir: nodeDir });
+      // npm and code-server's postinstall run on Node 24 (the version it checks), node-gyp builds against its headers.
+      const env = npmEnv({ npm_config_nodedir: nodeDir }, join(nodeDir, 'bin'));
       await run('npm', ['install', '--no-save', `code-server@${VERSIONS.codeServer}`], { env, cwd: tmp, prefix: '  | code-server install: ' });
     })) || installed;
 

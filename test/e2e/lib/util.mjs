@@ -1,6 +1,7 @@
 // Small helpers shared by the harness: logging with elapsed time, running
 // commands with their output shown, and waiting for a condition.
 import { spawn } from 'node:child_process';
+import { innerEnv } from './env.mjs';
 
 const T0 = Date.now();
 export const elapsed = () => ((Date.now() - T0) / 1000).toFixed(1);
@@ -9,12 +10,13 @@ export function log(...a) {
 }
 
 /**
- * Runs a command to completion, its output passed through (prefixed), and
+ * Runs a command to completion (by default in the environment of env.mjs: nothing
+ * from an outer `npm run`, the harness's Node first on PATH), its output passed through (prefixed), and
  * rejects on a non-zero exit. The child gets a process group of its own so
  * that an interrupted run can kill it and everything it started.
  */
 export function run(cmd, args, opts = {}) {
-  const { env = process.env, cwd, quiet = false, prefix = '  | ' } = opts;
+  const { env = innerEnv(), cwd, quiet = false, prefix = '  | ' } = opts;
   log(`$ ${[cmd, ...args].join(' ')}${cwd ? `   (in ${cwd})` : ''}`);
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: true });

@@ -39,6 +39,39 @@ export async function launchBrowser(chromium, profile, viewport = { width: 1600,
   return { ctx, page };
 }
 
+/**
+ * Reports every error notification the workbench shows (a toast, or a row of
+ * the notifications center: a `.notification-list-item` whose severity icon is
+ * `codicon-error`) to `onError(message)`, once per message. A MutationObserver
+ * in the page does the looking; installed as an init script, it is there from
+ * the first paint and again after every reload of the window.
+ */
+export async function watchErrorNotifications(page, onError) {
+  await page.exposeFunction('mmutraceErrorNotification', (text) => onError(text));
+  await page.addInitScript(() => {
+    const seen = new Set();
+    let pending = false;
+    const scan = () => {
+      pending = false;
+      for (const icon of document.querySelectorAll('.notification-list-item-icon.codicon-error')) {
+        const item = icon.closest('.notification-list-item');
+        const text = (item?.querySelector('.notification-list-item-message')?.textContent ?? '').replace(/\s+/g, ' ').trim();
+        if (!text || seen.has(text)) continue;
+        seen.add(text);
+        window.mmutraceErrorNotification(text);
+      }
+    };
+    // Rows are templates filled in after they are attached: look again (coalesced) after every change.
+    const observer = new MutationObserver(() => {
+      if (!pending) {
+        pending = true;
+        setTimeout(scan, 50);
+      }
+    });
+    observer.observe(document, { subtree: true, childList: true, attributes: true, attributeFilter: ['class'], characterData: true });
+  });
+}
+
 /** Text as Monaco renders it: non-breaking spaces become spaces. */
 export const norm = (s) => (s ?? '').replace(/\u00a0/g, ' ');
 
@@ -63,6 +96,8 @@ export class Workbench {
     this.shots = shots;
     this.workspace = workspace;
     this.current = null;
+    /** Error notifications seen, each with the scenario it appeared in (null: before the first or between two). */
+    this.errorNotifications = [];
     const consoleLog = join(runDir, 'browser-console-ui.log');
     page.on('console', (m) => appendFileSync(consoleLog, `[${m.type()}] ${m.text()}\n`));
     page.on('pageerror', (e) => appendFileSync(consoleLog, `[pageerror] ${e.message}\n`));
@@ -72,9 +107,15 @@ export class Workbench {
     const { ctx, page } = await launchBrowser(chromium, join(runDir, 'chrome-ui'));
     page.setDefaultTimeout(20000);
     const wb = new Workbench(ctx, page, { runDir, shots, workspace, restoreWorkspace });
+    await watchErrorNotifications(page, (text) => {
+      const scenario = wb.current?.id ?? null;
+      wb.errorNotifications.push({ scenario, text });
+      log(`  error notification${scenario === null ? ' (between scenarios)' : ''}: ${text}`);
+    });
     log(`opening ${url}`);
     await page.goto(url);
     await page.waitForSelector('.monaco-workbench', { timeout: 90000 });
+    await wb.selfTestNotificationWatch();
     // The explorer lists the workspace: the remote file system and the server connection work.
     await page.waitForSelector('.explorer-folders-view .monaco-list-row:has-text("demand-fault.mmutrace")', { timeout: 90000 });
     log('workbench ready');
@@ -83,6 +124,27 @@ export class Workbench {
 
   async close() {
     await this.ctx.close().catch(() => {});
+  }
+
+  /**
+   * The watch on error notifications sees one: a row shaped as VS Code draws
+   * an error notification is added to the page, must be reported, and is
+   * taken away again (so that a broken watch cannot pass every scenario).
+   */
+  async selfTestNotificationWatch() {
+    const text = 'mmutrace e2e: the watch on error notifications works';
+    await this.page.evaluate((t) => {
+      const item = document.createElement('div');
+      item.className = 'notification-list-item mmutrace-self-test';
+      item.innerHTML = '<div class="notification-list-item-icon codicon codicon-error"></div><div class="notification-list-item-message"></div>';
+      item.lastElementChild.textContent = t;
+      item.style.display = 'none';
+      document.body.appendChild(item);
+    }, text);
+    await waitUntil(() => this.errorNotifications.some((n) => n.text === text), { timeoutMs: 10000, what: 'the watch on error notifications to see a test row' });
+    await this.page.evaluate(() => document.querySelector('.mmutrace-self-test')?.remove());
+    this.errorNotifications = this.errorNotifications.filter((n) => n.text !== text);
+    log('the watch on error notifications works (a test row was seen)');
   }
 
   // -------------------------------------------------------------------------
@@ -112,6 +174,9 @@ export class Workbench {
       log(`what the screen showed:\n${report.seen}`);
       await this.shot(`${String(sc.id).padStart(2, '0')}-failed`).catch(() => {});
     }
+    // No scenario may make VS Code show an error notification (a toast or the notifications center).
+    const notes = this.errorNotifications.filter((n) => n.scenario === sc.id).map((n) => n.text);
+    this.check(notes.length === 0, 'no error notification appeared', { seen: notes.join(' | ') });
     report.ms = Date.now() - t0;
     if (report.error || report.checks.some((c) => !c.ok && !c.missing)) report.status = 'fail';
     else if (report.missing.length) report.status = 'missing';
