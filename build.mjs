@@ -1,19 +1,23 @@
 // Bundles every entry point into dist/ with esbuild. Run by `npm run build`
 // and by npm's `prepare` step, so `npm install` leaves a working `npx mmutrace`.
 import { build } from 'esbuild';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 
 const node = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', sourcemap: true, logLevel: 'warning' };
 const entries = [
   { in: 'src/cli/main.ts', out: 'dist/cli.js' },
   { in: 'src/debug/adapter.ts', out: 'dist/adapter.js' },
+  { in: 'src/lsp/node.ts', out: 'dist/lsp.js' },
+  { in: 'bench/lsp.ts', out: 'dist/bench-lsp.js' },
   { in: 'bench/bench.ts', out: 'dist/bench.js' },
   { in: 'bench/large-shadow.ts', out: 'dist/large-shadow.js' },
   { in: 'bench/mem.ts', out: 'dist/bench-mem.js' },
   { in: 'fuzz/fuzz.ts', out: 'dist/fuzz.js' },
 ];
+const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
+const define = { MMUTRACE_VERSION: JSON.stringify(pkg.version) };
 await Promise.all(
-  entries.filter((e) => existsSync(e.in)).map((e) => build({ ...node, entryPoints: [e.in], outfile: e.out })),
+  entries.filter((e) => existsSync(e.in)).map((e) => build({ ...node, define, entryPoints: [e.in], outfile: e.out })),
 );
 
 // The VS Code extension (src/extension): a CommonJS bundle for the desktop

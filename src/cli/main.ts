@@ -5,11 +5,13 @@ import { MAX_TRACE_BYTES, TraceReadError, badUtf8Message, readTraceSync } from '
 import { parseTrace, type Diagnostic, type Program } from '../trace';
 import { escapeInvisible } from '../trace/escape';
 import { compareTable, formatSummary } from './format';
+import { LSP_USAGE, startNodeServer } from '../lsp/node';
 
 const USAGE = `usage:
   mmutrace run FILE [--policy NAME] [--audit] [--json]
   mmutrace check FILE... [--policy NAME|all] [--audit]
   mmutrace compare FILE [--policies ${POLICY_NAMES.join(',')}] [--audit] [--json]
+  mmutrace lsp --stdio        (the language server, for any editor)
 
 Policies: ${POLICY_NAMES.join(', ')}.
 Exit status: 0 when everything held; 1 when an expect failed, a livelock or a
@@ -227,6 +229,16 @@ export function outputFailure(e: NodeJS.ErrnoException, stream: 'stdout' | 'stde
 
 /** The process entry (bin/mmutrace.js calls it; so does `node dist/cli.js`). */
 export function cli(): void {
+  const argv = process.argv.slice(2);
+  if (argv[0] === 'lsp') {
+    // The language server (src/lsp) keeps the process alive until its client goes.
+    const err = startNodeServer(argv.slice(1));
+    if (err) {
+      process.stderr.write(`mmutrace lsp: ${err}\n${LSP_USAGE}\n`);
+      process.exitCode = 2;
+    }
+    return;
+  }
   const outState = { closed: false };
   const errState = { closed: false };
   let failed = false;
@@ -255,7 +267,7 @@ export function cli(): void {
   };
   let code: number;
   try {
-    code = main(process.argv.slice(2), {
+    code = main(argv, {
       out: (s) => write(process.stdout, outState, 'stdout', s),
       err: (s) => write(process.stderr, errState, 'stderr', s),
     });

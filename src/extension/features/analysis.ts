@@ -9,7 +9,7 @@
 // character at `col` (the cursor), so the text before the cursor on its line
 // is `lines[line - 1].slice(0, col - 1)`.
 
-import { EVENT_KEYWORDS, KEYWORDS, parseTrace, type Mode, type ParseResult, type Range, type Stmt } from '../../trace';
+import { EVENT_KEYWORDS, KEYWORDS, TraceParser, type Mode, type ParseResult, type Range, type Stmt } from '../../trace';
 
 export interface Position {
   line: number;
@@ -110,9 +110,25 @@ export function contains(r: Range, p: Position): boolean {
 
 /** Parses a document and collects what the editor features need. */
 export function analyze(text: string): TraceAnalysis {
-  const result = parseTrace(text, { keepStatements: true });
+  const steps = analyzeSteps(text);
+  let r = steps.next();
+  while (!r.done) r = steps.next();
+  return r.value;
+}
+
+/**
+ * The same as analyze, in steps of about `sliceLines` lines each: the
+ * language server runs a few steps, answers what is waiting, runs a few more,
+ * and drops the rest when the document changes meanwhile.
+ */
+export function* analyzeSteps(text: string, sliceLines = Infinity): Generator<void, TraceAnalysis, void> {
+  const parser = new TraceParser(text, { keepStatements: true });
+  while (!parser.parseLines(sliceLines)) yield;
+  const result = parser.result();
   const statements = result.statements ?? [];
+  if (sliceLines !== Infinity) yield;
   const lines = splitLines(text);
+  if (sliceLines !== Infinity) yield;
   const stmtByLine: (Stmt | undefined)[] = new Array(lines.length + 1);
   for (const s of statements) stmtByLine[s.line] = s;
 
@@ -124,6 +140,7 @@ export function analyze(text: string): TraceAnalysis {
   const mentions: LabelMention[] = [];
   const headings: Section[] = [];
   for (let i = 0; i < lines.length; i++) {
+    if (i > 0 && i % sliceLines === 0) yield;
     const line = lines[i]!;
     const ln = i + 1;
     if (firstEventLine === 0 && EVENT_WORDS.has(firstWord(line))) firstEventLine = ln;
