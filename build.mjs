@@ -68,5 +68,18 @@ if (existsSync('src/extension/extension.ts')) {
       define: { global: 'globalThis' },
       plugins: [noNodeReader],
     }),
+    // The language server in a web worker (src/lsp/browser.ts), with the same shims.
+    build({
+      ...extension,
+      external: [],
+      platform: 'browser',
+      target: 'es2022',
+      format: 'iife',
+      entryPoints: ['src/lsp/browser.ts'],
+      outfile: 'dist/web/lsp.js',
+      alias: { events: `./${shims}/events.ts`, url: `./${shims}/url.ts` },
+      inject: [`./${shims}/globals.ts`],
+      define: { global: 'globalThis', MMUTRACE_VERSION: JSON.stringify(pkg.version) },
+    }),
   ]);
 }

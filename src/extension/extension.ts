@@ -1,7 +1,10 @@
-// The desktop entry point (package.json `main`, dist/extension.js).
+// The desktop entry point (package.json `main`, dist/extension.js): the
+// language server runs in a Node process (dist/lsp.js over Node IPC).
 
 import * as vscode from 'vscode';
+import { LanguageClient, TransportKind } from 'vscode-languageclient/node';
 import { inlineAdapter } from './adapter';
+import { LANGUAGE_ID } from './features/debugConfig';
 import { activateWith } from './register';
 
 export function activate(context: vscode.ExtensionContext): void {
@@ -14,6 +17,11 @@ export function activate(context: vscode.ExtensionContext): void {
         return new vscode.DebugAdapterExecutable(process.execPath, [script], { env: { ELECTRON_RUN_AS_NODE: '1' } });
       }
       return inlineAdapter(session);
+    },
+    createLanguageClient(ctx) {
+      const module = vscode.Uri.joinPath(ctx.extensionUri, 'dist', 'lsp.js').fsPath;
+      const server = { module, transport: TransportKind.ipc };
+      return new LanguageClient('mmutrace', 'mmutrace language server', { run: server, debug: server }, { documentSelector: [{ language: LANGUAGE_ID }] });
     },
   });
 }

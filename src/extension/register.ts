@@ -1,28 +1,35 @@
-// The thin layer between VS Code and the pure features: converts positions
-// and ranges, caches one analysis per document version, and registers the
-// providers, the commands and the debugger. Shared by the desktop entry
-// (extension.ts) and the web entry (web.ts).
+// The thin layer between VS Code and the pure features: starts the language
+// server (src/lsp, through the host: a Node process on the desktop, a web
+// worker in the browser), which gives diagnostics, quick fixes, hover,
+// completion, symbols, definition, references and folding; registers the code
+// lenses, the debugger's hovers and inline values, the commands and the
+// debugger. The extension host never parses a trace as you type. Shared by the
+// desktop entry (extension.ts) and the web entry (web.ts).
 
 import * as vscode from 'vscode';
 import type { Range as TraceRange } from '../trace';
-import { analyze, type Position, type TraceAnalysis } from './features/analysis';
-import { complete, type CompletionKind } from './features/completion';
 import { DEBUG_TYPE, INITIAL_CONFIGURATION, LANGUAGE_ID, launchFor, resolveLaunch } from './features/debugConfig';
-import { diagnostics, quickFixes, type EditorDiagnostic } from './features/diagnostics';
-import { hover } from './features/hover';
-import { COMMANDS, codeLenses, evaluatableAt } from './features/lenses';
+import { COMMANDS, lensesFor } from './features/lenses';
 import { compareReport, inlineValues, runReport, type LineEffect } from './features/replay';
 import { LINE_EFFECTS_REQUEST } from '../debug/lineeffects';
 import { checkReadable } from './adapter';
+import { EVALUATABLE_REQUEST } from '../lsp/protocol';
 import { registerMmuMap } from './mmumap/panel';
-import { definition, documentSymbols, foldingRanges, references, type SymbolKind as TraceSymbolKind, type TraceSymbol } from './features/symbols';
 
 const COMPARE_SCHEME = 'mmutrace-compare';
-const DIAGNOSTICS_DELAY_MS = 250;
+
+/** What the extension needs of a language client (vscode-languageclient's, desktop or browser). */
+export interface LanguageClientLike {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  sendRequest<R>(method: string, params: unknown, token?: vscode.CancellationToken): Promise<R>;
+}
 
 export interface Host {
   /** Makes the debug adapter of a session: in-process by default. */
   createAdapter(session: vscode.DebugSession): vscode.ProviderResult<vscode.DebugAdapterDescriptor>;
+  /** Makes the client of the language server (src/lsp), not started; undefined where none can run. */
+  createLanguageClient(context: vscode.ExtensionContext): LanguageClientLike | undefined;
 }
 
 // ---------------------------------------------------------------------------
@@ -31,12 +38,6 @@ export interface Host {
 export function toRange(r: TraceRange): vscode.Range {
   return new vscode.Range(r.line - 1, Math.max(0, r.col - 1), r.endLine - 1, Math.max(0, r.endCol - 1));
 }
-export function fromRange(r: vscode.Range): TraceRange {
-  return { line: r.start.line + 1, col: r.start.character + 1, endLine: r.end.line + 1, endCol: r.end.character + 1 };
-}
-function toPos(p: vscode.Position): Position {
-  return { line: p.line + 1, col: p.character + 1 };
-}
 
 /** What `program` says for a document: its path on disk, or its URI in a virtual workspace. */
 export function programOf(uri: vscode.Uri): string {
@@ -44,51 +45,6 @@ export function programOf(uri: vscode.Uri): string {
 }
 function baseName(uri: vscode.Uri): string {
   return uri.path.slice(uri.path.lastIndexOf('/') + 1);
-}
-
-// ---------------------------------------------------------------------------
-
-class Analyses {
-  private readonly cache = new Map<string, { version: number; analysis: TraceAnalysis }>();
-
-  get(doc: vscode.TextDocument): TraceAnalysis {
-    const key = doc.uri.toString();
-    const hit = this.cache.get(key);
-    if (hit && hit.version === doc.version) return hit.analysis;
-    const analysis = analyze(doc.getText());
-    this.cache.set(key, { version: doc.version, analysis });
-    return analysis;
-  }
-
-  forget(doc: vscode.TextDocument): void {
-    this.cache.delete(doc.uri.toString());
-  }
-}
-
-const COMPLETION_KINDS: Record<CompletionKind, vscode.CompletionItemKind> = {
-  keyword: vscode.CompletionItemKind.Keyword,
-  value: vscode.CompletionItemKind.EnumMember,
-  flag: vscode.CompletionItemKind.Constant,
-  level: vscode.CompletionItemKind.Enum,
-  option: vscode.CompletionItemKind.Property,
-  space: vscode.CompletionItemKind.Module,
-  label: vscode.CompletionItemKind.Reference,
-  name: vscode.CompletionItemKind.Variable,
-  function: vscode.CompletionItemKind.Function,
-  constant: vscode.CompletionItemKind.Constant,
-  member: vscode.CompletionItemKind.Field,
-};
-
-const SYMBOL_KINDS: Record<TraceSymbolKind, vscode.SymbolKind> = {
-  section: vscode.SymbolKind.String,
-  space: vscode.SymbolKind.Namespace,
-  label: vscode.SymbolKind.Event,
-};
-
-function toSymbol(s: TraceSymbol): vscode.DocumentSymbol {
-  const d = new vscode.DocumentSymbol(s.name, s.detail, SYMBOL_KINDS[s.kind], toRange(s.range), toRange(s.selectionRange));
-  d.children = s.children.map(toSymbol);
-  return d;
 }
 
 /** The text of a trace: the open document's (unsaved edits included), else the file's, through workspace.fs. */
@@ -110,140 +66,52 @@ function targetUri(arg: unknown): vscode.Uri | undefined {
 export function activateWith(context: vscode.ExtensionContext, host: Host): void {
   const subs = context.subscriptions;
   const selector: vscode.DocumentSelector = { language: LANGUAGE_ID };
-  const analyses = new Analyses();
   const output = vscode.window.createOutputChannel('mmutrace');
   subs.push(output);
 
-  // Diagnostics as you type, debounced.
-  const collection = vscode.languages.createDiagnosticCollection(LANGUAGE_ID);
-  subs.push(collection);
-  const editorDiags = new Map<string, EditorDiagnostic[]>();
-  const timers = new Map<string, ReturnType<typeof setTimeout>>();
-  const refresh = (doc: vscode.TextDocument): void => {
-    if (doc.languageId !== LANGUAGE_ID) return;
-    const diags = diagnostics(analyses.get(doc));
-    editorDiags.set(doc.uri.toString(), diags);
-    collection.set(
-      doc.uri,
-      diags.map((d) => {
-        const v = new vscode.Diagnostic(toRange(d.range), d.message, d.severity === 'error' ? vscode.DiagnosticSeverity.Error : vscode.DiagnosticSeverity.Warning);
-        v.source = 'mmutrace';
-        return v;
-      }),
-    );
-  };
-  const schedule = (doc: vscode.TextDocument, delay = DIAGNOSTICS_DELAY_MS): void => {
-    if (doc.languageId !== LANGUAGE_ID) return;
-    const key = doc.uri.toString();
-    clearTimeout(timers.get(key));
-    timers.set(
-      key,
-      setTimeout(() => {
-        timers.delete(key);
-        if (!doc.isClosed) refresh(doc);
-      }, delay),
-    );
-  };
-  subs.push(
-    vscode.workspace.onDidOpenTextDocument((d) => schedule(d, 0)),
-    vscode.workspace.onDidChangeTextDocument((e) => schedule(e.document)),
-    vscode.workspace.onDidCloseTextDocument((d) => {
-      clearTimeout(timers.get(d.uri.toString()));
-      timers.delete(d.uri.toString());
-      editorDiags.delete(d.uri.toString());
-      collection.delete(d.uri);
-      analyses.forget(d);
-    }),
-    { dispose: () => timers.forEach((t) => clearTimeout(t)) },
-  );
-  for (const d of vscode.workspace.textDocuments) schedule(d, 0);
+  // The language server: diagnostics, quick fixes, hover, completion, symbols,
+  // definition, references and folding come from it.
+  const client = host.createLanguageClient(context);
+  if (client) {
+    client.start().catch((e: unknown) => output.appendLine(`mmutrace: the language server did not start: ${(e as Error)?.message ?? String(e)}`));
+    subs.push({ dispose: () => void client.stop().catch(() => {}) });
+  } else {
+    output.appendLine('mmutrace: no language server here (no web worker): no diagnostics, hovers or completion.');
+  }
 
-  // Quick fixes from the parser's fixes.
+  // The lenses at the top of a trace; their tooltips count the server's errors.
+  const lensesChanged = new vscode.EventEmitter<void>();
   subs.push(
-    vscode.languages.registerCodeActionsProvider(
-      selector,
-      {
-        provideCodeActions(doc, range, ctx) {
-          if (!editorDiags.has(doc.uri.toString())) refresh(doc);
-          const fixes = quickFixes(editorDiags.get(doc.uri.toString()) ?? [], fromRange(range));
-          return fixes.map((f) => {
-            const action = new vscode.CodeAction(f.title, vscode.CodeActionKind.QuickFix);
-            action.edit = new vscode.WorkspaceEdit();
-            action.edit.replace(doc.uri, toRange(f.edit.range), f.edit.newText);
-            action.isPreferred = f.preferred;
-            const where = toRange(f.diagnostic.range);
-            const match = [...ctx.diagnostics, ...vscode.languages.getDiagnostics(doc.uri)].find(
-              (d) => d.source === 'mmutrace' && d.message === f.diagnostic.message && d.range.isEqual(where),
-            );
-            if (match) action.diagnostics = [match];
-            return action;
-          });
-        },
-      },
-      { providedCodeActionKinds: [vscode.CodeActionKind.QuickFix] },
-    ),
+    lensesChanged,
+    vscode.languages.onDidChangeDiagnostics((e) => {
+      if (e.uris.some((u) => vscode.workspace.textDocuments.some((d) => d.languageId === LANGUAGE_ID && d.uri.toString() === u.toString()))) lensesChanged.fire();
+    }),
   );
-
   subs.push(
-    vscode.languages.registerHoverProvider(selector, {
-      provideHover(doc, pos) {
-        const h = hover(analyses.get(doc), toPos(pos));
-        return h ? new vscode.Hover(new vscode.MarkdownString(h.markdown), toRange(h.range)) : undefined;
-      },
-    }),
-    vscode.languages.registerCompletionItemProvider(
-      selector,
-      {
-        provideCompletionItems(doc, pos) {
-          return complete(analyses.get(doc), toPos(pos)).map((c) => {
-            const item = new vscode.CompletionItem(c.label, COMPLETION_KINDS[c.kind]);
-            item.detail = c.detail;
-            if (c.documentation) item.documentation = new vscode.MarkdownString(c.documentation);
-            item.insertText = c.insertText ?? c.label;
-            item.range = toRange(c.range);
-            item.sortText = c.sortText;
-            return item;
-          });
-        },
-      },
-      '@',
-      '.',
-      ' ',
-    ),
-    vscode.languages.registerDocumentSymbolProvider(selector, {
-      provideDocumentSymbols(doc) {
-        return documentSymbols(analyses.get(doc)).map(toSymbol);
-      },
-    }),
-    vscode.languages.registerDefinitionProvider(selector, {
-      provideDefinition(doc, pos) {
-        const r = definition(analyses.get(doc), toPos(pos));
-        return r ? new vscode.Location(doc.uri, toRange(r)) : undefined;
-      },
-    }),
-    vscode.languages.registerReferenceProvider(selector, {
-      provideReferences(doc, pos, ctx) {
-        return references(analyses.get(doc), toPos(pos), ctx.includeDeclaration).map((r) => new vscode.Location(doc.uri, toRange(r)));
-      },
-    }),
-    vscode.languages.registerFoldingRangeProvider(selector, {
-      provideFoldingRanges(doc) {
-        return foldingRanges(analyses.get(doc)).map(
-          (f) => new vscode.FoldingRange(f.start - 1, f.end - 1, f.kind === 'comment' ? vscode.FoldingRangeKind.Comment : vscode.FoldingRangeKind.Region),
-        );
-      },
-    }),
     vscode.languages.registerCodeLensProvider(selector, {
+      onDidChangeCodeLenses: lensesChanged.event,
       provideCodeLenses(doc) {
-        return codeLenses(analyses.get(doc)).map(
+        const errors = vscode.languages.getDiagnostics(doc.uri).filter((d) => d.source === 'mmutrace' && d.severity === vscode.DiagnosticSeverity.Error).length;
+        return lensesFor(errors).map(
           (l) => new vscode.CodeLens(toRange(l.range), { title: l.title, tooltip: l.tooltip, command: l.command, arguments: [doc.uri] }),
         );
       },
     }),
+    // What the debugger evaluates under the mouse: asked of the server (it holds the analysis).
     vscode.languages.registerEvaluatableExpressionProvider(selector, {
-      provideEvaluatableExpression(doc, pos) {
-        const e = evaluatableAt(analyses.get(doc), toPos(pos));
-        return e ? new vscode.EvaluatableExpression(toRange(e.range), e.expression) : undefined;
+      async provideEvaluatableExpression(doc, pos, token) {
+        if (!client) return undefined;
+        try {
+          const e = await client.sendRequest<{ range: { start: { line: number; character: number }; end: { line: number; character: number } }; expression: string } | null>(
+            EVALUATABLE_REQUEST,
+            { textDocument: { uri: doc.uri.toString() }, position: { line: pos.line, character: pos.character } },
+            token,
+          );
+          if (!e) return undefined;
+          return new vscode.EvaluatableExpression(new vscode.Range(e.range.start.line, e.range.start.character, e.range.end.line, e.range.end.character), e.expression);
+        } catch {
+          return undefined; // the server is gone or the document changed meanwhile
+        }
       },
     }),
   );

@@ -28,10 +28,10 @@ import { hover } from '../extension/features/hover';
 import { evaluatableAt } from '../extension/features/lenses';
 import { definition, documentSymbols, foldingRanges, references } from '../extension/features/symbols';
 import { Analyses } from './analyses';
+import { EVALUATABLE_REQUEST } from './protocol';
 import { fromPosition, fromRange, toCompletion, toDiagnostic, toFold, toRange, toSymbol } from './convert';
 
-/** A request of ours (not in LSP): what the debugger evaluates under the mouse (VS Code's EvaluatableExpressionProvider). */
-export const EVALUATABLE_REQUEST = 'mmutrace/evaluatableExpression';
+export { EVALUATABLE_REQUEST };
 
 export const SERVER_NAME = 'mmutrace';
 

@@ -60,6 +60,9 @@ const API_NAMES = [
   'EventEmitter', 'FileSystemError', 'FoldingRange', 'FoldingRangeKind', 'Hover', 'InlineValueText', 'Location',
   'MarkdownString', 'Position', 'Range', 'SymbolKind', 'Uri', 'ViewColumn', 'WorkspaceEdit', 'commands', 'debug',
   'languages', 'window', 'workspace',
+  // What vscode-languageclient extends or reads when its module loads.
+  'CallHierarchyItem', 'CancellationError', 'Disposable', 'DocumentLink', 'InlayHint', 'SymbolInformation', 'TypeHierarchyItem',
+  'CompletionItemTag', 'DiagnosticTag', 'SymbolTag', 'FileType', 'LogLevel', 'ProgressLocation', 'SnippetString', 'TextEdit',
 ];
 
 export function makeVscode(files: Record<string, string> = {}): { api: unknown; rec: Recorded } {
@@ -79,6 +82,8 @@ export function makeVscode(files: Record<string, string> = {}): { api: unknown; 
     },
   );
   const base: Record<string, unknown> = {
+    // vscode-languageclient checks it against the version it needs.
+    version: '1.95.0',
     Uri: FakeUri,
     FileSystemError,
     languages,
@@ -121,6 +126,15 @@ export function makeVscode(files: Record<string, string> = {}): { api: unknown; 
       { get: (t, p: string) => t[p] ?? (() => disposable) },
     ),
     FileType: { Unknown: 0, File: 1, Directory: 2, SymbolicLink: 64 },
+    // The language client reports a server that cannot start with a message (thenable).
+    window: new Proxy(
+      {
+        showErrorMessage: async () => undefined,
+        showWarningMessage: async () => undefined,
+        showInformationMessage: async () => undefined,
+      } as Record<string, unknown>,
+      { get: (t, p: string) => t[p] ?? (deepStub(`window.${p}`) as unknown) },
+    ),
     DebugAdapterInlineImplementation: class {
       constructor(readonly adapter: unknown) {
         rec.inlineAdapters.push(adapter);

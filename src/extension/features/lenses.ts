@@ -25,8 +25,12 @@ export interface Lens {
  * commands then show the errors.
  */
 export function codeLenses(a: TraceAnalysis): Lens[] {
+  return lensesFor(a.result.diagnostics.filter((d) => d.severity === 'error').length);
+}
+
+/** The same lenses from the number of errors alone (the extension counts the language server's diagnostics). */
+export function lensesFor(errors: number): Lens[] {
   const r = range(1, 1, 1);
-  const errors = a.result.diagnostics.filter((d) => d.severity === 'error').length;
   const note = errors ? ` (the file has ${errors} error${errors === 1 ? '' : 's'})` : '';
   return [
     { range: r, title: '$(debug-alt) Debug', tooltip: `Debug this trace, stopping before the first event${note}`, command: COMMANDS.debug },
