@@ -126,15 +126,30 @@ export function* analyzeSteps(text: string, sliceLines = Infinity): Generator<vo
   while (!parser.parseLines(sliceLines)) yield;
   const result = parser.result();
   const statements = result.statements ?? [];
-  if (sliceLines !== Infinity) yield;
-  const lines = splitLines(text);
-  if (sliceLines !== Infinity) yield;
+  const sliced = sliceLines !== Infinity;
+  if (sliced) yield;
+  let lines: string[];
+  if (!sliced) lines = splitLines(text);
+  else {
+    // splitLines, a slice at a time (1M lines at once hold the thread for a while).
+    lines = [];
+    const t = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+    for (let pos = 0; ; ) {
+      const nl = t.indexOf('\n', pos);
+      const end = nl < 0 ? t.length : nl;
+      lines.push(end > pos && t.charCodeAt(end - 1) === 13 ? t.slice(pos, end - 1) : t.slice(pos, end));
+      if (nl < 0) break;
+      pos = nl + 1;
+      if (lines.length % sliceLines === 0) yield;
+    }
+  }
   const stmtByLine: (Stmt | undefined)[] = new Array(lines.length + 1);
-  for (const s of statements) stmtByLine[s.line] = s;
-
   let firstEventLine = 0;
   const labels = new Map<string, LabelDef>();
-  for (const s of statements) {
+  for (let i = 0; i < statements.length; i++) {
+    if (i > 0 && i % sliceLines === 0) yield;
+    const s = statements[i]!;
+    stmtByLine[s.line] = s;
     if (s.label && !labels.has(s.label.name)) labels.set(s.label.name, { name: s.label.name, range: s.label.range, line: s.line, stmt: s });
   }
   const mentions: LabelMention[] = [];
