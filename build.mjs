@@ -54,6 +54,8 @@ const noNodeReader = {
 if (existsSync('src/extension/extension.ts')) {
   await Promise.all([
     build({ ...extension, platform: 'node', target: 'node20', entryPoints: ['src/extension/extension.ts'], outfile: 'dist/extension.js' }),
+    // The desktop language client, loaded by dist/extension.js after activation.
+    build({ ...extension, platform: 'node', target: 'node20', entryPoints: ['src/extension/client-node.ts'], outfile: 'dist/client.js' }),
     build({
       ...extension,
       platform: 'browser',

@@ -1,11 +1,14 @@
 // The desktop entry point (package.json `main`, dist/extension.js): the
-// language server runs in a Node process (dist/lsp.js over Node IPC).
+// language server runs in a Node process (dist/lsp.js over Node IPC), its
+// client comes from dist/client.js (client-node.ts), loaded on the turn after
+// activation.
 
 import * as vscode from 'vscode';
-import { LanguageClient, TransportKind } from 'vscode-languageclient/node';
 import { inlineAdapter } from './adapter';
-import { LANGUAGE_ID } from './features/debugConfig';
-import { activateWith } from './register';
+import type { createNodeClient } from './client-node';
+import { activateWith, type LanguageClientLike } from './register';
+
+declare const __non_webpack_require__: NodeJS.Require | undefined;
 
 export function activate(context: vscode.ExtensionContext): void {
   activateWith(context, {
@@ -19,9 +22,21 @@ export function activate(context: vscode.ExtensionContext): void {
       return inlineAdapter(session);
     },
     createLanguageClient(ctx) {
-      const module = vscode.Uri.joinPath(ctx.extensionUri, 'dist', 'lsp.js').fsPath;
-      const server = { module, transport: TransportKind.ipc };
-      return new LanguageClient('mmutrace', 'mmutrace language server', { run: server, debug: server }, { documentSelector: [{ language: LANGUAGE_ID }] });
+      let client: LanguageClientLike | undefined;
+      const load = (): LanguageClientLike => {
+        if (!client) {
+          const file = vscode.Uri.joinPath(ctx.extensionUri, 'dist', 'client.js').fsPath;
+          const req = typeof __non_webpack_require__ === 'function' ? __non_webpack_require__ : require;
+          const mod = req(file) as { createNodeClient: typeof createNodeClient };
+          client = mod.createNodeClient(ctx.extensionUri);
+        }
+        return client;
+      };
+      return {
+        start: () => new Promise<void>((r) => setTimeout(r, 0)).then(() => load().start()),
+        stop: () => (client ? client.stop() : Promise.resolve()),
+        sendRequest: <R>(method: string, params: unknown, token?: vscode.CancellationToken) => load().sendRequest<R>(method, params, token),
+      };
     },
   });
 }

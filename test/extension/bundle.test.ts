@@ -114,6 +114,26 @@ describe('the desktop bundle', () => {
     expect(evalMs + activateMs).toBeLessThan(1000);
   });
 
+  test('dist/client.js (loaded after activation) requires only vscode and Node built-ins and makes the language client', () => {
+    const { api } = makeVscode();
+    const file = resolve(ROOT, 'dist/client.js');
+    const req = createRequire(file);
+    const module = { exports: {} as { createNodeClient(uri: unknown): Record<string, unknown> } };
+    new Function('module', 'exports', 'require', '__filename', '__dirname', readFileSync(file, 'utf8'))(
+      module,
+      module.exports,
+      (id: string) => {
+        if (id === 'vscode') return api;
+        if (!BUILTINS.has(id)) throw new Error(`dist/client.js requires ${id}`);
+        return req(id);
+      },
+      file,
+      resolve(ROOT, 'dist'),
+    );
+    const client = module.exports.createNodeClient((api as { Uri: { file(p: string): unknown } }).Uri.file(ROOT));
+    for (const m of ['start', 'stop', 'sendRequest']) expect(typeof client[m], m).toBe('function');
+  });
+
   test('the adapter factory gives an inline adapter by default', () => {
     const { api, rec } = makeVscode();
     loadDesktop(api).ext.activate(makeContext());

@@ -72,6 +72,7 @@ describe('the .vsix', () => {
       'extension/dist/web/extension.js',
       'extension/dist/adapter.js',
       'extension/dist/lsp.js',
+      'extension/dist/client.js',
       'extension/dist/web/lsp.js',
       'extension/syntaxes/mmutrace.tmLanguage.json',
       'extension/language-configuration.json',
@@ -89,7 +90,7 @@ describe('the .vsix', () => {
       expect(n).not.toMatch(/^extension\/(test|src|bench|bin|node_modules|\.vscode|\.ci)\//);
       expect(n).not.toMatch(/\.(ts|map|vsix)$/);
     }
-    const allowed = /^(extension\.vsixmanifest|\[Content_Types\]\.xml|extension\/(package\.json|readme\.md|language-configuration\.json|dist\/(extension|adapter|lsp|web\/extension|web\/lsp)\.js|syntaxes\/[\w.-]+\.json|snippets\/[\w.-]+\.code-snippets|examples\/[\w.-]+\.mmutrace|icons\/[\w.-]+\.png|docs\/[\w.-]+\.png))$/;
+    const allowed = /^(extension\.vsixmanifest|\[Content_Types\]\.xml|extension\/(package\.json|readme\.md|language-configuration\.json|dist\/(extension|adapter|lsp|client|web\/extension|web\/lsp)\.js|syntaxes\/[\w.-]+\.json|snippets\/[\w.-]+\.code-snippets|examples\/[\w.-]+\.mmutrace|icons\/[\w.-]+\.png|docs\/[\w.-]+\.png))$/;
     for (const n of entries.keys()) expect(n, n).toMatch(allowed);
   });
 
@@ -118,7 +119,7 @@ describe('the .vsix', () => {
 
   test('the bundles run without node_modules: they require only vscode and Node built-ins', () => {
     const builtins = new Set(builtinModules);
-    for (const f of ['extension/dist/extension.js', 'extension/dist/web/extension.js', 'extension/dist/adapter.js', 'extension/dist/lsp.js', 'extension/dist/web/lsp.js']) {
+    for (const f of ['extension/dist/extension.js', 'extension/dist/web/extension.js', 'extension/dist/adapter.js', 'extension/dist/lsp.js', 'extension/dist/client.js', 'extension/dist/web/lsp.js']) {
       const code = entries.get(f)!().toString('utf8');
       const reqs = [...code.matchAll(/require\("([^"]+)"\)/g)].map((m) => m[1]!);
       for (const r of reqs) expect(r === 'vscode' || builtins.has(r) || r.startsWith('node:'), `${f} requires ${r}`).toBe(true);
