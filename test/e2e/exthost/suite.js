@@ -192,12 +192,12 @@ exports.run = async function run() {
         assert.strictEqual(fault.range.start.line, at(demand, 'read 0x400000 @fault', 'read').line);
       });
 
-      it('Compare Policies: 3 exits from @fault under zap, 2 under update', async () => {
+      it('Compare Policies: 3 exits from @fault under zap, 2 under update and access, 1 under tdp', async () => {
         await vscode.commands.executeCommand('mmutrace.comparePolicies', demandUri);
         const ed = await waitFor(() => vscode.window.visibleTextEditors.find((e) => e.document.uri.scheme === 'mmutrace-compare'), 'the compare document');
         const text = ed.document.getText();
-        assert.match(text, /^\s+zap\s+update$/m, text);
-        assert.match(text, /from @fault\s+3\s+2$/m, text);
+        assert.match(text, /^\s+zap\s+update\s+access\s+tdp$/m, text);
+        assert.match(text, /from @fault\s+3\s+2\s+2\s+1$/m, text);
         await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
       });
     });
