@@ -547,6 +547,8 @@ export class ShadowMmu {
 
   /** False under `tdp`: nested entries cleared by a zap are not shadow ptes (designs.md, "Counting"). */
   countSptes = true;
+  /** How many restores so far (a cache over the pages, such as TdpMmu's, is stale after one). */
+  restores = 0;
 
   /** Clears a present entry and counts it (every present entry cleared anywhere counts). */
   private clearSpte(page: ShadowPage, index: number): void {
@@ -802,6 +804,7 @@ export class ShadowMmu {
    * rebuilt whole.
    */
   restore(s: ShadowSnapshot): void {
+    this.restores++;
     if (snapshotOwners.get(s) === this) this.restoreInPlace(s);
     else this.restoreWhole(s);
   }

@@ -19,6 +19,9 @@ import type { Policy } from './policy';
 import { MIN_FREE_PAGES, REFILL_PAGES, hostFrameOf, roleWordOf, type ShadowMmu, type ShadowPage } from './shadow';
 import { ACC_WRITE, WALK_CHECK_PERMS, WALK_SET_BITS, describeErrorCode, walkAddr, type AccessKind } from './walk';
 
+/** Slots of the direct-mapped cache of mapped frames (frame g in slot g mod MAPPED_SLOTS, held as g + 1). */
+const MAPPED_SLOTS = 8192;
+
 /** Nested tables are indexed by guest-physical bits 47..12: frames from 2^36 on cannot be mapped. */
 export const NPT_FRAME_LIMIT = 2 ** 36;
 const NPT_LEVELS = 4;
@@ -49,10 +52,16 @@ function nptLeaf(gfn: number): number {
 
 export class TdpMmu extends Mmu {
   private readonly rootUid: number;
+  /**
+   * Frames known to be mapped, in front of the nested walk (an access asks
+   * for several frames, almost always mapped). Emptied when reclaim zaps
+   * anything and after a restore; a frame missing from it is looked up.
+   */
+  private readonly mapped = new Float64Array(MAPPED_SLOTS);
+  private mappedAt = { zapped: -1, restores: -1 };
+  private root: ShadowPage;
   /** Frames mapped by the `npt` exits of the current event: reclaim keeps their paths. */
   private mappedThisEvent: number[] = [];
-  /** The guest frames the last look at an access reads, in order (tables on the path, then the target). */
-  private readonly frames: number[] = [];
 
   constructor(mode: PagingMode, mem: GuestMemory, shadow: ShadowMmu, policy: Policy, vcpus: number) {
     super(mode, mem, shadow, policy, vcpus);
@@ -61,11 +70,13 @@ export class TdpMmu extends Mmu {
     const root = shadow.getPageByWord(0, nestedRoleWord(NPT_LEVELS), null, 0);
     root.rootCount = 1;
     this.rootUid = root.uid;
+    this.root = root;
   }
 
-  /** The nested table's root. */
+  /** The nested table's root (a restore may have rebuilt it). */
   get nptRoot(): ShadowPage {
-    return this.shadow.pageByUid(this.rootUid)!;
+    if (!this.root.alive || this.mappedAt.restores !== this.shadow.restores) this.root = this.shadow.pageByUid(this.rootUid)!;
+    return this.root;
   }
 
   override beginEvent(): void {
@@ -91,9 +102,21 @@ export class TdpMmu extends Mmu {
   }
 
   isMapped(gfn: number): boolean {
+    const sh = this.shadow;
+    const at = this.mappedAt;
+    if (at.zapped !== sh.stats.pagesZapped || at.restores !== sh.restores) {
+      this.mapped.fill(0);
+      this.root = sh.pageByUid(this.rootUid)!;
+      at.zapped = sh.stats.pagesZapped;
+      at.restores = sh.restores;
+    }
+    const slot = gfn & (MAPPED_SLOTS - 1);
+    if (this.mapped[slot] === gfn + 1) return true;
     if (gfn >= NPT_FRAME_LIMIT) return false;
     const leaf = this.nptPage(gfn, 1);
-    return leaf !== null && leaf.entry(gfn & 511) !== 0;
+    const yes = leaf !== null && leaf.entry(gfn & 511) !== 0;
+    if (yes) this.mapped[slot] = gfn + 1;
+    return yes;
   }
 
   /** __direct_map: maps one guest frame, creating the nested tables on its path (kvm_mmu_get_page). */
@@ -159,47 +182,45 @@ export class TdpMmu extends Mmu {
   // Events
 
   /**
-   * The guest frames an access reads, in the hardware's order: each guest
-   * table on the path (the PAE PDPTEs are registers), then the target frame
-   * where the walk succeeds. Looks only (no A or D bits).
+   * The first guest frame the last walk read that is not mapped, in the
+   * hardware's order (each guest table on the path, the PAE PDPTEs being
+   * registers, then the target frame where the walk succeeded), or -1.
    */
-  private framesOf(vcpu: VCpu, va: number, kind: AccessKind, user: boolean): number[] {
+  private firstUnmapped(ok: boolean): number {
     const w = this.walk;
-    const ok = walkAddr(this.mem, this.mode, vcpu, va, kind, user, WALK_CHECK_PERMS, w);
-    const out = this.frames;
-    out.length = 0;
     for (let level = w.top; level >= w.level; level--) {
       if (w.pteGpa[level]! < 0) continue; // a PAE PDPTE: loaded at the last CR3 load
-      out.push(w.tableGfn[level]!);
+      const g = w.tableGfn[level]!;
+      if (!this.isMapped(g)) return g;
     }
-    if (ok) out.push(w.gfn);
-    return out;
+    return ok && !this.isMapped(w.gfn) ? w.gfn : -1;
   }
 
+  /**
+   * An access: the guest walk (its A and D bits are set as the hardware
+   * would, once: a walk repeated after an npt exit finds them set and reads
+   * the same path), then the first frame it read that is not mapped costs an
+   * npt exit and the guest retries; once every frame is mapped, the store or
+   * the #PF (which goes to the guest without an exit).
+   */
   override access(vcpu: VCpu, va: number, kind: AccessKind, user: boolean, lo: number, hi: number, size: number, hasValue: boolean): boolean {
-    const what = `${kind === ACC_WRITE ? 'write' : kind === 2 ? 'fetch' : 'read'} of ${hex(va)}`;
-    // Each retry: the first frame in walk order that is not mapped costs one exit.
-    for (;;) {
-      let missing = -1;
-      for (const g of this.framesOf(vcpu, va, kind, user)) {
-        if (!this.isMapped(g)) {
-          missing = g;
-          break;
-        }
-      }
-      if (missing < 0) break;
-      if (!this.nptExit(missing, what)) return false;
-    }
-    // The guest-visible effects, once: the walk with its A and D bits, then the store or the #PF.
     const w = this.walk;
-    if (!walkAddr(this.mem, this.mode, vcpu, va, kind, user, WALK_SET_BITS | WALK_CHECK_PERMS, w)) {
-      this.shadow.rec?.step('walk_addr', `the guest walk faults at L${w.level}: #PF ${describeErrorCode(w.errorCode)} goes to the guest without an exit`);
-      this.faults++;
-      this.fault = w.errorCode;
-      return false;
+    for (;;) {
+      const ok = walkAddr(this.mem, this.mode, vcpu, va, kind, user, WALK_SET_BITS | WALK_CHECK_PERMS, w);
+      const g = this.firstUnmapped(ok);
+      if (g >= 0) {
+        if (!this.nptExit(g, `${kind === ACC_WRITE ? 'write' : kind === 2 ? 'fetch' : 'read'} of ${hex(va)}`)) return false;
+        continue;
+      }
+      if (!ok) {
+        this.shadow.rec?.step('walk_addr', `the guest walk faults at L${w.level}: #PF ${describeErrorCode(w.errorCode)} goes to the guest without an exit`);
+        this.faults++;
+        this.fault = w.errorCode;
+        return false;
+      }
+      if (kind === ACC_WRITE && hasValue) this.mem.writeLoHi(w.gpa, lo, hi, size);
+      return true;
     }
-    if (kind === ACC_WRITE && hasValue) this.mem.writeLoHi(w.gpa, lo, hi, size);
-    return true;
   }
 
   /** A store through the guest kernel's direct map: only its frame must be mapped; no trap, no pte-write path. */
