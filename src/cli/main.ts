@@ -1,17 +1,21 @@
 // The `mmutrace` command (cli.md): run, check and compare without an editor.
 
+import { readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
 import { Machine, MachineError, POLICY_NAMES, type Summary, type Violation } from '../engine';
-import { MAX_TRACE_BYTES, TraceReadError, badUtf8Message, readTraceSync } from '../io/read';
+import { MAX_TRACE_BYTES, TraceReadError, badUtf8Message, decodeTrace, readTraceSync } from '../io/read';
 import { parseTrace, type Diagnostic, type Program } from '../trace';
 import { escapeInvisible } from '../trace/escape';
 import { compareTable, formatSummary } from './format';
 import { LSP_USAGE, startNodeServer } from '../lsp/node';
+import { RECORD_USAGE, recordMain } from './record';
 
 const USAGE = `usage:
   mmutrace run FILE [--policy NAME] [--audit] [--json]
   mmutrace check FILE... [--policy NAME|all] [--audit]
   mmutrace compare FILE [--policies ${POLICY_NAMES.join(',')}] [--audit] [--json]
   mmutrace lsp --stdio        (the language server, for any editor)
+${RECORD_USAGE}
 
 Policies: ${POLICY_NAMES.join(', ')}.
 Exit status: 0 when everything held; 1 when an expect failed, a livelock or a
@@ -85,11 +89,27 @@ function fileError(file: string, message: string): string {
   return `${escapeInvisible(file)}:1:1: error: ${escapeInvisible(message)}`;
 }
 
+/** A gzip-compressed trace, gunzipped whole (recordings: `mmutrace record --out FILE.gz`). */
+function readGzipSync(file: string): ReturnType<typeof readTraceSync> {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(file);
+  } catch {
+    return readTraceSync(file); // the same errors as any file
+  }
+  try {
+    return decodeTrace([gunzipSync(bytes, { maxOutputLength: MAX_TRACE_BYTES })]);
+  } catch (e) {
+    throw new TraceReadError((e as Error).message);
+  }
+}
+
 /** Reads and parses a file; prints its diagnostics. Returns the program, or null when invalid. */
 function load(file: string, io: Out): Program | null {
   let read;
   try {
-    read = readTraceSync(file, { allowPipes: true });
+    // A .gz file is gunzipped whole (for now).
+    read = file.endsWith('.gz') ? readGzipSync(file) : readTraceSync(file, { allowPipes: true });
   } catch (e) {
     if (!(e instanceof TraceReadError)) throw e;
     io.err(fileError(file, `cannot read: ${e.message}`));
@@ -237,6 +257,24 @@ export function cli(): void {
       process.stderr.write(`mmutrace lsp: ${err}\n${LSP_USAGE}\n`);
       process.exitCode = 2;
     }
+    return;
+  }
+  if (argv[0] === 'record' || argv[0] === 'import') {
+    const command = argv[0];
+    recordMain(command, argv.slice(1), argv, {
+      stdout: process.stdout,
+      stderr: process.stderr,
+      onInterrupt(f) {
+        process.on('SIGINT', f);
+        return () => process.off('SIGINT', f);
+      },
+    }).then(
+      (code) => (process.exitCode = code),
+      (e: unknown) => {
+        process.stderr.write(`mmutrace: internal error: ${(e as Error).message}\n`);
+        process.exitCode = 2;
+      },
+    );
     return;
   }
   const outState = { closed: false };
