@@ -93,7 +93,7 @@ export function modelText(mode: RecordMode, quantum: number | undefined): string
     '- Consecutive accesses of the same kind to the same page are one event (exact: nothing can change between them).',
     '- Processes (Valgrind --trace-children) get spaces in start order; a cr3 switches whenever the log moves to another process.',
     quantum
-      ? `- Timer ticks (--quantum ${quantum}): every ${quantum} access events, cr3 kernel, a kernel exec of its text, cr3 back.`
+      ? `- Timer ticks (--quantum ${quantum}): once ${quantum} access events (retries included) have been written since the last tick, after the access that reached it: cr3 kernel, a kernel-mode exec of the kernel's text, cr3 back.`
       : '- No timer ticks (no --quantum).',
     '- Left out: file-backed and shared pages (a read maps the zero page), munmap, fork\'s copy-on-write sharing, page reclaim,',
     '  large pages, the kernel\'s own accesses beyond the ticks, TLB flushes (invlpg).',
@@ -245,6 +245,7 @@ export class KernelModel {
     if (this.active !== s) this.loadCr3(s);
     const page = Math.floor(va / PAGE);
     const state = s.pages.get(page) ?? ABSENT;
+    const before = this.accessEvents;
     this.out(eventText);
     this.accessEvents++;
     if (state === ABSENT) {
@@ -283,7 +284,8 @@ export class KernelModel {
       this.accessEvents++;
       s.pages.set(page, kind === 'write' ? PRIVATE : EXEC_RO);
     }
-    if (this.quantum !== undefined && ++this.sinceTick >= this.quantum) this.tick();
+    this.sinceTick += this.accessEvents - before;
+    if (this.quantum !== undefined && this.sinceTick >= this.quantum) this.tick();
   }
 
   /** A timer tick: a kernel thread runs (its space, its text), then the process again. */

@@ -83,7 +83,8 @@ export class LackeyReader {
       return { truncated: false, lines: this.lines };
     } catch (e) {
       if (!(e instanceof LackeyError)) throw e;
-      return { truncated: true, lines: this.lines + 1 };
+      this.lines++;
+      return { truncated: true, lines: this.lines };
     }
   }
 
@@ -126,7 +127,7 @@ export class LackeyReader {
     }
     if (i === a0) throw new LackeyError(line, i - start + 1, 'expected a hexadecimal address');
     if (i - a0 > 16) throw new LackeyError(line, a0 - start + 1, 'the address is wider than 64 bits');
-    if (addr >= 2 ** 53) throw new LackeyError(line, a0 - start + 1, `address 0x${text(buf, a0, i)} is beyond 2^53: no user address of any mode`);
+    if (addr >= 2 ** 53) throw new LackeyError(line, a0 - start + 1, `address 0x${text(buf, a0, i)} is not a user address of any mode (it is beyond 2^53)`);
     if (i >= end || buf[i] !== 44) throw new LackeyError(line, i - start + 1, 'expected `,` and the access size after the address');
     i++;
     const s0 = i;
