@@ -13,6 +13,7 @@ const entries = [
   { in: 'bench/large-shadow.ts', out: 'dist/large-shadow.js' },
   { in: 'bench/mem.ts', out: 'dist/bench-mem.js' },
   { in: 'fuzz/fuzz.ts', out: 'dist/fuzz.js' },
+  { in: 'bench/record.ts', out: 'dist/bench-record.js' },
 ];
 const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
 const define = { MMUTRACE_VERSION: JSON.stringify(pkg.version) };

@@ -6,6 +6,7 @@
 import * as vscode from 'vscode';
 import { inlineAdapter } from './adapter';
 import type { createNodeClient } from './client-node';
+import { registerRecordCommand } from './record';
 import { activateWith, type LanguageClientLike } from './register';
 
 declare const __non_webpack_require__: NodeJS.Require | undefined;
@@ -39,6 +40,7 @@ export function activate(context: vscode.ExtensionContext): void {
       };
     },
   });
+  registerRecordCommand(context);
 }
 
 export function deactivate(): void {}

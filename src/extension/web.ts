@@ -19,6 +19,12 @@ export function activate(context: vscode.ExtensionContext): void {
       return new LanguageClient('mmutrace', 'mmutrace language server', { documentSelector: [{ language: LANGUAGE_ID }] }, worker);
     },
   });
+  // Recording runs Valgrind: desktop only (the command is hidden here; run anyway, it says so).
+  context.subscriptions.push(
+    vscode.commands.registerCommand('mmutrace.recordProgram', () =>
+      vscode.window.showInformationMessage('mmutrace: Record a Program needs VS Code on the desktop: it runs the program under Valgrind.'),
+    ),
+  );
 }
 
 export function deactivate(): void {}

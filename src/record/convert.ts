@@ -6,6 +6,7 @@
 
 import { LackeyError, LackeyReader, type LackeySink } from './lackey';
 import { KernelModel, ModelError, modelText, type AccessKind, type RecordMode } from './kernel';
+import { TraceOutput } from './output';
 
 export interface ConvertOptions {
   mode: RecordMode;
@@ -64,20 +65,21 @@ export class Converter implements LackeySink {
   private pending: { pid: number; command: string } | null = null;
   private started = 0;
   private stopped = false;
-  private readonly writeTail: number;
+  private readonly output: TraceOutput;
 
+  /** The text goes to `sink` in chunks of up to 256 KB (the last at `finish`). */
   constructor(
     private readonly opts: ConvertOptions,
-    private readonly out: (text: string) => void,
+    sink: (chunk: Buffer) => void,
   ) {
-    this.model = new KernelModel(opts.mode, out, opts.quantum);
-    this.writeTail = 4096 - this.model.info.entryBytes;
+    this.output = new TraceOutput(sink, opts.mode === '32' ? 4096 - 4 : 4096 - 8);
+    this.model = new KernelModel(opts.mode, this.output, opts.quantum);
   }
 
   /** The header comments and the setup. */
   start(): void {
     const lines = [...this.opts.origin, '', ...modelText(this.opts.mode, this.opts.quantum)];
-    this.out(lines.map((l) => (l === '' ? '#' : `# ${l}`)).join('\n') + '\n');
+    this.output.text(lines.map((l) => (l === '' ? '#' : `# ${l}`)).join('\n') + '\n');
     this.model.setup();
   }
 
@@ -107,7 +109,8 @@ export class Converter implements LackeySink {
     const notes = [`# ${summaryText(s)}`];
     if (truncated) notes.push('# The log ended in the middle of a line (truncated): converted what came before it.');
     if (s.stopped) notes.push(`# Stopped at ${this.opts.maxEvents} access events (--max-events).`);
-    this.out(notes.join('\n') + '\n');
+    this.output.text(notes.join('\n') + '\n');
+    this.output.flush();
     return s;
   }
 
@@ -131,7 +134,7 @@ export class Converter implements LackeySink {
   }
 
   private located(e: unknown): unknown {
-    if (e instanceof ModelError) return new LackeyError(this.reader.lines + 1, 1, e.message);
+    if (e instanceof ModelError) return new LackeyError(this.reader.lines, 1, e.message);
     return e;
   }
 
@@ -157,10 +160,8 @@ export class Converter implements LackeySink {
       if (code === this.lastKind && page === this.lastPage && model.counts.ticks === this.lastTicks) {
         this.collapsed++;
       } else {
-        const name = KIND_NAMES[kind]!;
-        const text = code === 1 && (va & 0xfff) > this.writeTail ? `write 0x${va.toString(16)} size 1\n` : `${name} 0x${va.toString(16)}\n`;
         this.firstEvents++;
-        model.access(name, va, text);
+        model.access(KIND_NAMES[kind]!, va);
         this.lastKind = code;
         this.lastPage = page;
         // A tick made by this very access does not separate it from the next one.

@@ -5,6 +5,8 @@
 // The README ("Recording real programs") and the header of every recorded
 // file say the same rules in words; `modelText` is that header.
 
+import type { TraceOutput } from './output';
+
 export type RecordMode = '64' | 'pae' | '32';
 export type AccessKind = 'read' | 'write' | 'exec';
 
@@ -15,6 +17,7 @@ const ZERO_RO = 2; // first touched by a read: the shared zero page, read-only (
 const PRIVATE = 3; // first touched by a write, or copied on write: its own frame P W U A D
 
 const PAGE = 4096;
+const CACHE = 4096;
 
 /** The guest-physical layout (the same in every mode). */
 export const LAYOUT = {
@@ -116,6 +119,9 @@ export class KernelModel {
   /** The space the accesses belong to. */
   private current: Space | null = null;
   private sinceTick = 0;
+  /** A direct-mapped cache of the current space's page states in front of its Map (a Map lookup costs about as much as reading a line). */
+  private readonly cacheKey = new Float64Array(CACHE).fill(-1);
+  private readonly cacheState = new Uint8Array(CACHE);
   readonly counts: ModelCounts = { spaces: 0, tables: 0, frames: 0, notPresentFaults: 0, protectionFaults: 0, ticks: 0 };
 
   /** Access events written (first accesses, retries, tick execs). */
@@ -123,7 +129,7 @@ export class KernelModel {
 
   constructor(
     readonly mode: RecordMode,
-    private readonly out: (text: string) => void,
+    private readonly output: TraceOutput,
     private readonly quantum?: number,
   ) {
     this.info = MODES[mode];
@@ -172,7 +178,7 @@ export class KernelModel {
     this.kernelSpace = this.newSpaceRecord('kernel');
     lines.push('space kernel', `map ${hex(m.kernelText)} L${m.levels} = ${hex(this.kernelTop)} ${this.mode === 'pae' ? 'P' : 'P W U A'}`);
     this.active = first;
-    this.out(lines.join('\n') + '\n');
+    this.output.text(lines.join('\n') + '\n');
   }
 
   /** The kernel's table right below the top level, shared by every space. */
@@ -189,8 +195,8 @@ export class KernelModel {
   /** The first process uses the space of the setup. Returns the process's space number (0-based). */
   startProcess(comment: string): number {
     if (this.current === null) {
-      this.current = this.procs[0]!;
-      this.out(`# process 1: ${comment}\n`);
+      this.setCurrent(this.procs[0]!);
+      this.output.text(`# process 1: ${comment}\n`);
       return 0;
     }
     // A new mm: a root, the kernel half's top-level entry copied in (and under PAE the user PDs), then CR3.
@@ -208,14 +214,19 @@ export class KernelModel {
     const top = Math.floor(this.info.kernelText / 2 ** levelShift(this.mode, this.info.levels)) % (this.mode === '32' ? 1024 : 512);
     const flags = this.mode === 'pae' ? 0x1 : 0x27;
     lines.push(`store ${hex(s.root + top * e)} = ${hex(this.kernelTop + flags)}`);
-    this.out(lines.join('\n') + '\n');
-    this.current = s;
+    this.output.text(lines.join('\n') + '\n');
+    this.setCurrent(s);
     return this.procs.length - 1;
   }
 
   /** The log moves back to process `index` (from startProcess). */
   switchTo(index: number): void {
-    this.current = this.procs[index]!;
+    if (this.procs[index] !== this.current) this.setCurrent(this.procs[index]!);
+  }
+
+  private setCurrent(s: Space): void {
+    this.current = s;
+    this.cacheKey.fill(-1);
   }
 
   /** A process ended: its pages are forgotten (its space is never used again). */
@@ -223,11 +234,12 @@ export class KernelModel {
     const s = this.procs[index]!;
     s.pages = new Map();
     s.tables = new Set();
+    if (s === this.current) this.cacheKey.fill(-1);
   }
 
   private loadCr3(s: Space): void {
     if (this.active !== s) {
-      this.out(`cr3 ${s.ref}\n`);
+      this.output.text(`cr3 ${s.ref}\n`);
       this.active = s;
     }
   }
@@ -236,7 +248,7 @@ export class KernelModel {
    * One access (already compressed) at `va` of `kind`. Returns false when it
    * only completed (no fault), true when the kernel handled a fault.
    */
-  access(kind: AccessKind, va: number, eventText: string): void {
+  access(kind: AccessKind, va: number): void {
     let s = this.current;
     if (s === null) {
       this.startProcess('(no Valgrind preamble before the first access)');
@@ -244,9 +256,16 @@ export class KernelModel {
     }
     if (this.active !== s) this.loadCr3(s);
     const page = Math.floor(va / PAGE);
-    const state = s.pages.get(page) ?? ABSENT;
+    const slot = page & (CACHE - 1);
+    let state: number;
+    if (this.cacheKey[slot] === page) state = this.cacheState[slot]!;
+    else {
+      state = s.pages.get(page) ?? ABSENT;
+      this.cacheKey[slot] = page;
+      this.cacheState[slot] = state;
+    }
     const before = this.accessEvents;
-    this.out(eventText);
+    this.output.access(kind, va);
     this.accessEvents++;
     if (state === ABSENT) {
       this.counts.notPresentFaults++;
@@ -273,16 +292,21 @@ export class KernelModel {
         next = ZERO_RO;
       }
       lines.push(`pte ${hex(va)} = ${leaf}`);
-      this.out(lines.join('\n') + '\n' + eventText); // the retry
+      this.output.text(lines.join('\n') + '\n');
+      this.output.access(kind, va); // the retry
       this.accessEvents++;
       s.pages.set(page, next);
+      this.cacheState[slot] = next;
     } else if ((kind === 'write' && state !== PRIVATE) || (kind === 'exec' && state === ZERO_RO && this.info.nx)) {
       this.counts.protectionFaults++;
       // A protection #PF: copy-on-write (a write), or code where the zero page was (an exec).
       const leaf = kind === 'write' ? `${hex(this.allocFrame())} P W U A D` : `${hex(this.allocFrame())} P U A`;
-      this.out(`pte ${hex(va)} = ${leaf}\n` + eventText);
+      this.output.text(`pte ${hex(va)} = ${leaf}\n`);
+      this.output.access(kind, va);
       this.accessEvents++;
-      s.pages.set(page, kind === 'write' ? PRIVATE : EXEC_RO);
+      const next = kind === 'write' ? PRIVATE : EXEC_RO;
+      s.pages.set(page, next);
+      this.cacheState[slot] = next;
     }
     this.sinceTick += this.accessEvents - before;
     if (this.quantum !== undefined && this.sinceTick >= this.quantum) this.tick();
@@ -294,7 +318,7 @@ export class KernelModel {
     this.counts.ticks++;
     const back = this.active!;
     this.loadCr3(this.kernelSpace);
-    this.out(`exec ${hex(this.info.kernelText)} kernel\n`);
+    this.output.text(`exec ${hex(this.info.kernelText)} kernel\n`); // the timer interrupt's handler, in kernel mode
     this.accessEvents++;
     this.loadCr3(back);
   }

@@ -29,7 +29,13 @@ export class LackeyError extends Error {
 
 /** The longest line the reader keeps while waiting for its end. */
 const MAX_LINE = 64 * 1024;
-const MAX_SIZE = 1 << 20;
+/** The largest access size: 7 decimal digits. */
+const MAX_SIZE = 9_999_999;
+const NEWLINE = Buffer.from('\n');
+/** Hex digit values by byte, -1 for anything else. */
+const HEXV = new Int8Array(257).fill(-1);
+for (let c = 0; c < 10; c++) HEXV[48 + c] = c;
+for (let c = 0; c < 6; c++) HEXV[97 + c] = HEXV[65 + c] = 10 + c;
 
 export interface LackeyEnd {
   /** The log ended in the middle of a line that is not a whole record. */
@@ -57,18 +63,16 @@ export class LackeyReader {
       }
       const joined = Buffer.concat([this.tail, chunk.subarray(0, nl + 1)]);
       this.tail = null;
-      this.lineAt(joined, 0, joined.length - 1);
+      this.lines_(joined, 0, joined.length);
       start = nl + 1;
     }
-    const n = chunk.length;
-    while (start < n) {
-      const nl = chunk.indexOf(10, start);
-      if (nl < 0) break;
-      this.lineAt(chunk, start, nl);
-      start = nl + 1;
+    const last = chunk.lastIndexOf(10);
+    if (last >= start) {
+      this.lines_(chunk, start, last + 1);
+      start = last + 1;
     }
-    if (start < n) {
-      if (n - start > MAX_LINE) throw new LackeyError(this.lines + 1, 1, `a line longer than ${MAX_LINE} bytes: not a Lackey log`);
+    if (start < chunk.length) {
+      if (chunk.length - start > MAX_LINE) throw new LackeyError(this.lines + 1, 1, `a line longer than ${MAX_LINE} bytes: not a Lackey log`);
       this.tail = Buffer.from(chunk.subarray(start));
     }
   }
@@ -79,7 +83,8 @@ export class LackeyReader {
     this.tail = null;
     if (t === null) return { truncated: false, lines: this.lines };
     try {
-      this.lineAt(t, 0, t.length);
+      const b = Buffer.concat([t, NEWLINE]);
+      this.lines_(b, 0, b.length);
       return { truncated: false, lines: this.lines };
     } catch (e) {
       if (!(e instanceof LackeyError)) throw e;
@@ -88,60 +93,83 @@ export class LackeyReader {
     }
   }
 
-  /** One line: buf[start, end), end at the `\n` or the end of the text. */
-  private lineAt(buf: Buffer, start: number, end: number): void {
-    const line = this.lines + 1;
-    if (end > start && buf[end - 1] === 13) end--; // \r\n
-    if (end === start) {
+  /** Whole lines: buf[p, limit), where buf[limit - 1] is `\n`. Access records take the fast path: the parse finds the line's end. */
+  private lines_(buf: Buffer, p: number, limit: number): void {
+    const sink = this.sink;
+    let line = this.lines;
+    while (p < limit) {
+      line++;
+      const c0 = buf[p]!;
+      let kind = -1;
+      if (c0 === 73) {
+        if (buf[p + 1] === 32 && buf[p + 2] === 32) kind = INSTR;
+      } else if (c0 === 32 && buf[p + 2] === 32) {
+        const c1 = buf[p + 1];
+        kind = c1 === 76 ? LOAD : c1 === 83 ? STORE : c1 === 77 ? MODIFY : -1;
+      }
+      if (kind >= 0) {
+        let i = p + 3;
+        let addr = 0;
+        let d = HEXV[buf[i]!]!;
+        while (d >= 0) {
+          addr = addr * 16 + d;
+          d = HEXV[buf[++i]!]!;
+        }
+        if (buf[i] === 44 && i > p + 3 && i <= p + 19 && addr < 2 ** 53) {
+          let j = i + 1;
+          let size = 0;
+          let c = buf[j]!;
+          while (c >= 48 && c <= 57 && j < i + 8) {
+            size = size * 10 + (c - 48);
+            c = buf[++j]!;
+          }
+          if (j > i + 1 && (c === 10 || (c === 13 && buf[j + 1] === 10))) {
+            this.lines = line;
+            sink.access(kind, addr, size === 0 ? 1 : size, line);
+            p = j + (c === 10 ? 1 : 2);
+            continue;
+          }
+        }
+      }
+      // Anything else: the line as a whole.
+      let e = p;
+      while (buf[e] !== 10) e++;
+      this.lines = line - 1;
+      this.otherLine(buf, p, e, line);
       this.lines = line;
+      p = e + 1;
+    }
+    this.lines = line;
+  }
+
+  /** A line that is not a well-formed access record: empty, Valgrind's, or an error. */
+  private otherLine(buf: Buffer, start: number, end: number, line: number): void {
+    if (end > start && buf[end - 1] === 13) end--; // \r\n
+    if (end === start) return;
+    const c0 = buf[start]!;
+    if (c0 === 61 /* = */ || c0 === 45 /* - */ || c0 === 42 /* * */) {
+      this.valgrindLine(buf, start, end, line);
       return;
     }
-    const c0 = buf[start]!;
-    let kind: number;
-    if (c0 === 73 /* I */) {
-      if (buf[start + 1] !== 32 || buf[start + 2] !== 32) throw this.bad(buf, start, end, line);
-      kind = INSTR;
-    } else if (c0 === 32) {
-      const c1 = buf[start + 1];
-      kind = c1 === 76 ? LOAD : c1 === 83 ? STORE : c1 === 77 ? MODIFY : -1;
-      if (kind < 0 || buf[start + 2] !== 32) throw this.bad(buf, start, end, line);
-    } else if (c0 === 61 /* = */ || c0 === 45 /* - */ || c0 === 42 /* * */) {
-      this.valgrindLine(buf, start, end, line);
-      this.lines = line;
-      return;
-    } else {
+    if (!(c0 === 73 && buf[start + 1] === 32 && buf[start + 2] === 32) && !(c0 === 32 && buf[start + 2] === 32 && [76, 83, 77].includes(buf[start + 1]!))) {
       throw this.bad(buf, start, end, line);
     }
-    // ADDR (hex) `,` SIZE (decimal)
+    // An access record that the fast path refused: say where.
     let i = start + 3;
-    let addr = 0;
     const a0 = i;
-    for (; i < end; i++) {
-      const c = buf[i]!;
-      let d: number;
-      if (c >= 48 && c <= 57) d = c - 48;
-      else if (c >= 97 && c <= 102) d = c - 87;
-      else if (c >= 65 && c <= 70) d = c - 55;
-      else break;
-      addr = addr * 16 + d;
-    }
+    while (i < end && HEXV[buf[i]!]! >= 0) i++;
     if (i === a0) throw new LackeyError(line, i - start + 1, 'expected a hexadecimal address');
     if (i - a0 > 16) throw new LackeyError(line, a0 - start + 1, 'the address is wider than 64 bits');
-    if (addr >= 2 ** 53) throw new LackeyError(line, a0 - start + 1, `address 0x${text(buf, a0, i)} is not a user address of any mode (it is beyond 2^53)`);
+    if (i - a0 > 13 || parseInt(text(buf, a0, i), 16) >= 2 ** 53) {
+      throw new LackeyError(line, a0 - start + 1, `address 0x${text(buf, a0, i)} is not a user address of any mode (it is beyond 2^53)`);
+    }
     if (i >= end || buf[i] !== 44) throw new LackeyError(line, i - start + 1, 'expected `,` and the access size after the address');
     i++;
     const s0 = i;
-    let size = 0;
-    for (; i < end; i++) {
-      const c = buf[i]!;
-      if (c < 48 || c > 57) break;
-      size = size * 10 + (c - 48);
-      if (size > MAX_SIZE) throw new LackeyError(line, s0 - start + 1, `an access of more than ${MAX_SIZE} bytes`);
-    }
+    while (i < end && buf[i]! >= 48 && buf[i]! <= 57) i++;
     if (i === s0) throw new LackeyError(line, i - start + 1, 'expected the access size (decimal) after `,`');
-    if (i !== end) throw new LackeyError(line, i - start + 1, `unexpected \`${text(buf, i, Math.min(end, i + 16))}\` after the access size`);
-    this.lines = line;
-    this.sink.access(kind, addr, size === 0 ? 1 : size, line);
+    if (i - s0 > 7) throw new LackeyError(line, s0 - start + 1, `an access of more than ${MAX_SIZE} bytes`);
+    throw new LackeyError(line, i - start + 1, `unexpected \`${text(buf, i, Math.min(end, i + 16))}\` after the access size`);
   }
 
   private valgrindLine(buf: Buffer, start: number, end: number, line: number): void {

@@ -15,11 +15,8 @@ export interface PipelineHooks {
   progress?: (s: ConvertStats, elapsedMs: number) => void;
 }
 
-const OUT_CHUNK = 256 * 1024;
-
 class ConvertStream extends Transform {
   readonly converter: Converter;
-  private parts: string[] = [];
   private stoppedOnce = false;
   stats: ConvertStats | null = null;
 
@@ -28,28 +25,14 @@ class ConvertStream extends Transform {
     private readonly hooks: PipelineHooks,
   ) {
     super();
-    this.converter = new Converter(opts, (t) => {
-      this.parts.push(t);
-      this.pendingChars += t.length;
-    });
+    // The converter passes its text on in pieces of 256 KB (a pipe delivers the log in small chunks; a write per chunk would cost a system call).
+    this.converter = new Converter(opts, (chunk) => this.push(chunk));
     this.converter.start();
-  }
-
-  private pendingChars = 0;
-
-  /** Passes the text on in pieces of at least 256 KB (a pipe delivers the log in small chunks; a write per chunk costs a system call). */
-  private flushParts(force = false): void {
-    if (this.parts.length > 0 && (force || this.pendingChars >= OUT_CHUNK)) {
-      this.push(Buffer.from(this.parts.join(''), 'utf8'));
-      this.parts = [];
-      this.pendingChars = 0;
-    }
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     try {
       const more = this.converter.push(chunk);
-      this.flushParts();
       if (!more && !this.stoppedOnce) {
         this.stoppedOnce = true;
         this.hooks.onStop?.();
@@ -63,7 +46,6 @@ class ConvertStream extends Transform {
   override _flush(cb: TransformCallback): void {
     try {
       this.stats = this.converter.finish();
-      this.flushParts(true);
       cb();
     } catch (e) {
       cb(e as Error);

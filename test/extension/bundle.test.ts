@@ -39,7 +39,7 @@ function loadDesktop(vscode: unknown): { ext: Ext; evalMs: number } {
     module.exports,
     (id: string) => {
       if (id === 'vscode') return vscode;
-      if (!BUILTINS.has(id)) throw new Error(`the desktop bundle requires ${id}`);
+      if (!BUILTINS.has(id.replace(/^node:/, ''))) throw new Error(`the desktop bundle requires ${id}`);
       return req(id);
     },
     DESKTOP,

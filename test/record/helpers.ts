@@ -16,13 +16,13 @@ export interface Converted {
 
 /** Converts `log` in chunks of `chunk` bytes (to cross line ends anywhere). */
 export function convert(log: string, opts: Partial<ConvertOptions> = {}, chunk = 7): Converted {
-  const parts: string[] = [];
+  const parts: Buffer[] = [];
   const c = new Converter({ mode: '64', origin: ['test'], ...opts }, (t) => parts.push(t));
   c.start();
   const buf = Buffer.from(log, 'utf8');
   for (let i = 0; i < buf.length; i += chunk) if (!c.push(buf.subarray(i, i + chunk))) break;
   const stats = c.finish();
-  const text = parts.join('');
+  const text = Buffer.concat(parts).toString('utf8');
   const lines = text.split('\n').filter((l) => l !== '' && !l.startsWith('#'));
   const end = lines.findIndex((l) => l.startsWith('space kernel')) + 2;
   return { text, setup: lines.slice(0, end), events: lines.slice(end), stats };

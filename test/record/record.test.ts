@@ -150,3 +150,17 @@ describe('import lackey', () => {
     expect(mmutrace(['import', 'lackey', join(dir, 'nope.log')]).err).toContain('no such file');
   });
 });
+
+describe('the shipped recordings (examples/recorded)', () => {
+  it('check clean under every policy with the audit, each with the exact command in its header', () => {
+    for (const name of ['pages.mmutrace.gz', 'seq.mmutrace.gz']) {
+      const f = join(root, 'examples', 'recorded', name);
+      const head = gunzipSync(readFileSync(f)).toString('utf8').slice(0, 400);
+      expect(head).toMatch(/^# Recorded by: mmutrace record --out \S+ -- \S+/);
+      expect(head).toContain('which ran: valgrind --tool=lackey --trace-mem=yes');
+      const r = mmutrace(['check', '--audit', '--policy', 'all', f]);
+      expect(r.err).toBe('');
+      expect(r.code).toBe(0);
+    }
+  });
+});
