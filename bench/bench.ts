@@ -2,6 +2,7 @@
 // each measured side by side with a raw line scan of the same text in the
 // same process (these machines are noisy: ratios, not absolute times).
 
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -175,6 +176,8 @@ async function main(): Promise<void> {
   console.log(`  (against the warm in-process replay without the audit: ${f(noAudit.continueToNearEndMs / warmPlain, 2)} ×)`);
   // The debugger on a large shadow (10,022 pages at the end), in-process.
   console.log(formatLargeShadow(benchLargeShadow()));
+  // Lackey conversion (mmutrace record / import lackey): in a process of its own, for its peak memory.
+  spawnSync(process.execPath, ['--expose-gc', join(__dirname, 'bench-record.js')], { stdio: 'inherit' });
 }
 
 main().then(

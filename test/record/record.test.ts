@@ -142,6 +142,14 @@ describe('import lackey', () => {
     expect(mmutrace(['run', '--audit', out]).code).toBe(0);
   });
 
+  it('check on a .gz file that is not gzip says it cannot read it (exit 2)', () => {
+    const f = join(dir, 'not.mmutrace.gz');
+    writeFileSync(f, 'read 0x1000\n');
+    const r = mmutrace(['check', f]);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain(`${f}:1:1: error: cannot read: incorrect header check`);
+  });
+
   it('wrong command lines are usage errors (exit 2)', () => {
     expect(mmutrace(['import', 'pin', 'x']).err).toContain('unknown import format `pin`');
     expect(mmutrace(['record', '--mode', '48', '--', 'true']).err).toContain('--mode takes 64, pae or 32');
