@@ -5,15 +5,15 @@
 // PD and PT 0x1001000-0x1003000, the kernel space's root 0x1004000, so the
 // first table of an event is 0x1005000), data frames at 0x40000000 upward,
 // the zero page at 0x202000. Every converted log is also parsed without a
-// diagnostic and replayed under zap and update with the audit.
+// diagnostic and replayed under every policy with the audit.
 
 import { describe, expect, it } from 'vitest';
 import { Run } from '../engine/helpers';
 import { convert, log, replay } from './helpers';
 
-/** Replays under both 2007 policies: no violation, no livelock, no hang. */
+/** Replays under every policy (the 2007 two, and access and tdp of designs.md): no violation, no livelock, no hang. */
 function clean(text: string): void {
-  for (const policy of ['zap', 'update']) {
+  for (const policy of ['zap', 'update', 'access', 'tdp']) {
     const r = replay(text, policy);
     expect({ policy, violations: r.violations, livelocks: r.livelocks, hangs: r.hangs }).toEqual({ policy, violations: 0, livelocks: 0, hangs: 0 });
   }
