@@ -42,7 +42,8 @@ async function look(wb) {
       head: txt(document.getElementById('head')),
       pos: document.querySelector('#head .pos')?.textContent ?? '',
       guestTitle: txt(document.querySelector('#guest h2') ?? document.createElement('i')),
-      gtables: q('#guest .gtable').map((t) => txt(t.querySelector('.thead'))),
+      // textContent: a table box scrolled out of view (content-visibility: auto) has no innerText.
+      gtables: q('#guest .gtable').map((t) => (t.querySelector('.thead')?.textContent ?? '').replace(/\u00a0/g, ' ').replace(/\s+/g, ' ').trim()),
       spages: q('#shadow .spage').map((p) => txt(p.querySelector('.phead'))),
       lines: q('#lines path').length,
       walkG: q('#guest .gent.m-walk').map(entry),
