@@ -274,28 +274,52 @@ describe('the audit on Linux-like traces', () => {
   });
 });
 
+/** Steps the full and the incremental audit side by side over a trace and
+ * throws at the first event where they report different violations. */
+function compareAudits(text: string): void {
+  const prog = program(text);
+  for (const policy of ['zap', 'update']) {
+    const f = new Machine(prog, { policy, audit: 'full' });
+    const i = new Machine(prog, { policy, audit: 'incremental' });
+    // Step both; compare what each event reported.
+    while (!f.done) {
+      const row = f.pos;
+      f.step();
+      i.step();
+      const a = violationKeys(f.newViolations).sort().join(' ');
+      const b = violationKeys(i.newViolations).sort().join(' ');
+      if (a !== b) throw new Error(`policy ${policy}, row ${row} (line ${prog.events.lineOf(row)}): full [${a}] incremental [${b}]\n${text}`);
+      if (f.error) break;
+    }
+  }
+}
+
 describe('property (c): the incremental audit reports what the full audit reports, at the same events', () => {
   test('random traces, both policies', () => {
     fc.assert(
       fc.property(planArb(), fc.boolean(), (plan, linux) => {
-        const text = buildTrace(plan, { linux: linux && plan.setup[0]! % 4 === 0 });
-        const prog = program(text);
-        for (const policy of ['zap', 'update']) {
-          const f = new Machine(prog, { policy, audit: 'full' });
-          const i = new Machine(prog, { policy, audit: 'incremental' });
-          // Step both; compare what each event reported.
-          while (!f.done) {
-            const row = f.pos;
-            f.step();
-            i.step();
-            const a = violationKeys(f.newViolations).sort().join(' ');
-            const b = violationKeys(i.newViolations).sort().join(' ');
-            if (a !== b) throw new Error(`policy ${policy}, row ${row} (line ${prog.events.lineOf(row)}): full [${a}] incremental [${b}]\n${text}`);
-            if (f.error) break;
-          }
-        }
+        compareAudits(buildTrace(plan, { linux: linux && plan.setup[0]! % 4 === 0 }));
       }),
       { numRuns: 200 * RUNS },
+    );
+  }, 60_000 * RUNS);
+  test('the cr3-heavy generator switches spaces often (fixed seed)', () => {
+    const plans = fc.sample(planArb(), { numRuns: 40, seed: 16 });
+    let cr3 = 0;
+    for (const plan of plans) {
+      const text = buildTrace(plan, { linux: false, cr3Heavy: true });
+      cr3 += (text.match(/^cr3 /gm) ?? []).length;
+    }
+    // at least 15 events a plan, about 40% of them `cr3`: well above one a plan
+    expect(cr3).toBeGreaterThan(400); // 54 without cr3Heavy on this seed
+  });
+  test('cr3-heavy random traces (issue 16), both policies', () => {
+    fc.assert(
+      fc.property(planArb(), fc.boolean(), (plan, linux) => {
+        const text = buildTrace(plan, { linux: linux && plan.setup[0]! % 4 === 0, cr3Heavy: true });
+        compareAudits(text);
+      }),
+      { numRuns: 400 * RUNS },
     );
   }, 60_000 * RUNS);
 });

@@ -43,6 +43,10 @@ export interface GenOptions {
    * back as first built), and data stores to page tables only clear entries.
    */
   noAlias?: boolean;
+  /** cr3-heavy mode (issue 16): two or three spaces, and about 40% of the
+   * events are `cr3` switches (accesses and stores in between), so that the
+   * incremental audit's work at a `cr3` is exercised. */
+  cr3Heavy?: boolean;
 }
 
 const POOL = 0x10000000;
@@ -485,7 +489,7 @@ export function buildTraceWithModel(plan: Plan, opts: GenOptions): { text: strin
   const limit = r.of([0, 0, 0, 8, 12, 20, 30]);
   if (limit && !opts.bigPool) head.push(`shadow-pages ${limit}`);
   if (r.chance(20)) head.push('cpl kernel');
-  const nSpaces = 1 + r.pick(3);
+  const nSpaces = opts.cr3Heavy ? 2 + r.pick(2) : 1 + r.pick(3);
   b.setup(r, nSpaces);
   const lines = [...head, ...b.lines];
   const vas = b.vas();
@@ -493,7 +497,9 @@ export function buildTraceWithModel(plan: Plan, opts: GenOptions): { text: strin
   const cur = { vcpu: 0, spaces: Array.from({ length: vcpus }, () => 0) };
   for (const ev of plan.events) {
     const e = new Reader(ev);
-    const kind = e.pick(100);
+    const raw = e.pick(100);
+    // cr3-heavy: the first 35 of the 58 access slots become `cr3` switches.
+    const kind = opts.cr3Heavy && raw < 35 ? 81 : raw;
     const here = { space: cur.spaces[cur.vcpu]! };
     let line: string | null = null;
     if (kind < 58) {
