@@ -10,6 +10,7 @@ import { Machine } from '../src/engine';
 import { parseTrace } from '../src/trace';
 import type { Mode } from '../src/trace/ast';
 import { benchDebugger, cliReplayInProcess, cliReplayProcess, formatDebugBench } from './debug-bench';
+import { reloadTrace, twoSpacesTrace } from './audit-traces';
 import { generateTrace } from './gen';
 import { benchLargeShadow, formatLargeShadow } from './large-shadow';
 
@@ -151,6 +152,21 @@ async function main(): Promise<void> {
     console.log(`  exits access       total ${a.total}: pf ${a.pf} (fill ${a.fill}, inject ${a.inject}, emulate ${a.emulate}), cr3 ${a.cr3}`);
     console.log(`  exits tdp          total ${t.total}: npt ${t.npt}; nested pages ${t.pages} (shadow pages under update: ${u.pages})`);
     console.log(`  update removes     ${z.pf - u.pf} page-fault exits: ${f(((z.pf - u.pf) / z.pf) * 100)}% of zap's\n`);
+  }
+  // Issue 16: the audit on context-switch-heavy traces, `run` and `run --audit` side by side (best of 3, interleaved).
+  for (const [name, text] of [['16,384 pages then 4,000 cr3 reloads', reloadTrace()], ['two 64 MB spaces, 1M events', twoSpacesTrace(events)]] as const) {
+    const program = parseTrace(text).program;
+    let plain = Infinity;
+    let audit = Infinity;
+    for (let k = 0; k < 3; k++) {
+      let t0 = performance.now();
+      new Machine(program, {}).run();
+      plain = Math.min(plain, performance.now() - t0);
+      t0 = performance.now();
+      new Machine(program, { audit: true }).run();
+      audit = Math.min(audit, performance.now() - t0);
+    }
+    console.log(`audit on ${name}: run ${f(plain, 0)} ms, run --audit ${f(audit, 0)} ms: ${f(audit / plain, 2)}x (target ≤ 2)`);
   }
   // The debugger, over DAP against dist/adapter.js, on the 64-bit trace; the CLI's replay measured now, in this run.
   const file = rows[0]!.name;

@@ -78,6 +78,8 @@ export class Auditor {
   private readonly seen = new Set<string>();
   readonly violations: Violation[] = [];
   private readonly walk = new GuestWalk();
+  /** Root page uid → the CR3 (and PDPTE) contexts its whole tree was walked in, unchanged since. */
+  private readonly walkedTrees = new Map<number, Set<string>>();
   private event = -1;
   private fresh: Violation[] = [];
 
@@ -103,6 +105,7 @@ export class Auditor {
     for (const k of s.seen) this.seen.add(k);
     this.violations.length = 0;
     this.violations.push(...s.violations);
+    this.walkedTrees.clear();
   }
 
   private get shadow(): ShadowMmu {
@@ -134,6 +137,7 @@ export class Auditor {
       for (let i = p.nextEntry(0); i >= 0; i = p.nextEntry(i + 1)) this.check1(p, i);
     }
     this.check2All(pages);
+    this.walkedTrees.clear();
     if (this.mmu.design === 'tdp') {
       for (const p of pages) if (p.level === 1) for (let i = p.nextEntry(0); i >= 0; i = p.nextEntry(i + 1)) this.checkNested(p, i);
     } else for (const v of this.distinctVcpus()) this.check3Tree(v);
@@ -163,10 +167,15 @@ export class Auditor {
     for (const p of sh.created) {
       if (!p.role.metaphysical && p.alive) for (const e of sh.rmapEntries(p.gfn)) this.check1(e.page, e.index);
     }
-    for (const v of reloaded) this.check3Tree(v);
-    if (n === 0) return this.fresh;
-    // Paths through entries written this event, from vCPUs whose tree was not checked whole.
-    const vcpus = this.distinctVcpus();
+    // Guest memory under a shadow path changes only through the pte-write path (which writes the
+    // shadow entries: in the change log) or A/D bits (which cannot break a check). So a tree
+    // walked whole needs no new walk at a CR3 load unless an entry below it changed while no vCPU
+    // had it loaded (the paths through an entry that changed are checked below for the vCPUs
+    // that have it loaded): issue 16.
+    const tops = n !== 0 && this.walkedTrees.size !== 0 ? this.topsAbove(n) : null;
+    let covered = true;
+    const vcpus = n !== 0 ? this.distinctVcpus() : [];
+    // Paths through entries written this event, from vCPUs whose tree is not checked whole.
     const done = new Set<number>();
     for (let k = 0; k < n; k++) {
       const page = sh.changePage(k);
@@ -175,11 +184,22 @@ export class Auditor {
       const key = page.uid * 512 + index;
       if (done.has(key)) continue;
       done.add(key);
-      for (const path of this.pathsTo(page, vcpus)) {
+      const paths = this.pathsTo(page, vcpus);
+      if (paths.length >= MAX_PATHS) covered = false;
+      for (const path of paths) {
         if (reloaded.includes(path.vcpu)) continue;
         this.check3Below(path.vcpu, page, index, path.va);
       }
     }
+    if (tops !== null) {
+      for (const top of tops) {
+        const keys = this.walkedTrees.get(top.uid);
+        if (!keys) continue;
+        const keep = covered ? this.loadedContexts(top, vcpus, reloaded) : null;
+        for (const c of [...keys]) if (!keep?.has(c)) keys.delete(c);
+      }
+    } else if (tops === null && n !== 0 && this.walkedTrees.size !== 0) this.walkedTrees.clear();
+    for (const v of reloaded) this.check3Tree(v, true);
     return this.fresh;
   }
 
@@ -268,15 +288,68 @@ export class Auditor {
     return out;
   }
 
-  private check3Tree(v: VCpu): void {
+  /**
+   * Check 3 over a vCPU's whole tree. With `onlyChanged` (a CR3 load), a
+   * root's tree that was walked for the same CR3 (and PDPTE) and has not
+   * changed since is not walked again (issue 16): violations are reported
+   * once per entry and check, so walking it again could find nothing new.
+   */
+  private check3Tree(v: VCpu, onlyChanged = false): void {
     if (this.mode.shadowLevels === 4) {
-      if (v.root) this.check3Subtree(v, v.root, 0);
+      if (v.root) this.check3Root(v, v.root, 0, `${v.cr3}`, onlyChanged);
     } else {
       for (let q = 0; q < 4; q++) {
         const p = v.paeRoot[q];
-        if (p) this.check3Subtree(v, p, q * 2 ** 30);
+        if (p) this.check3Root(v, p, q * 2 ** 30, `${v.cr3}:${q}:${v.pdpteLo[q]}:${v.pdpteHi[q]}`, onlyChanged);
       }
     }
+  }
+
+  private check3Root(v: VCpu, root: ShadowPage, base: number, context: string, onlyChanged: boolean): void {
+    let keys = this.walkedTrees.get(root.uid);
+    if (onlyChanged && keys?.has(context)) return;
+    this.check3Subtree(v, root, base);
+    if (!keys) this.walkedTrees.set(root.uid, (keys = new Set()));
+    keys.add(context);
+  }
+
+  /** Forgets every walked tree (events ran without the audit: what they changed is not known). */
+  forgetTrees(): void {
+    if (this.walkedTrees.size !== 0) this.walkedTrees.clear();
+  }
+
+  /**
+   * The pages above the pages whose entries changed this event, those
+   * included (parent links lead to the roots; a page without parents is a
+   * root, or was one), or null when there are too many to follow.
+   */
+  private topsAbove(n: number): Set<ShadowPage> | null {
+    const sh = this.shadow;
+    const seen = new Set<ShadowPage>();
+    const stack: ShadowPage[] = [];
+    for (let k = 0; k < n; k++) stack.push(sh.changePage(k));
+    while (stack.length) {
+      const p = stack.pop()!;
+      if (seen.has(p)) continue;
+      seen.add(p);
+      if (seen.size > 4096) return null;
+      for (const l of p.parents) stack.push(l.page);
+    }
+    return seen;
+  }
+
+  /** The contexts (CR3, PDPTE) in which `root` is loaded now by a vCPU that did not load CR3 in this event. */
+  private loadedContexts(root: ShadowPage, vcpus: readonly VCpu[], reloaded: readonly VCpu[]): Set<string> {
+    const out = new Set<string>();
+    for (const v of vcpus) {
+      if (reloaded.includes(v)) continue;
+      if (this.mode.shadowLevels === 4) {
+        if (v.root === root) out.add(`${v.cr3}`);
+      } else {
+        for (let q = 0; q < 4; q++) if (v.paeRoot[q] === root) out.add(`${v.cr3}:${q}:${v.pdpteLo[q]}:${v.pdpteHi[q]}`);
+      }
+    }
+    return out;
   }
 
   /** Checks every leaf below `page`, whose first address is `base`. */

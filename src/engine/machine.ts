@@ -264,6 +264,7 @@ export class Machine {
     last.zapped = this.shadow.stats.sptesZapped - zapped0;
     last.updated = this.shadow.stats.sptesUpdated - updated0;
     if (this.mmu.incidents.length) for (const inc of this.mmu.incidents) this.incidents.push({ ...inc, event: i });
+    if (this.auditor && this.auditPaused) this.auditor.forgetTrees();
     if (this.auditor && !this.auditPaused) {
       // A livelocked write's store into a shadowed frame changed guest memory under shadow paths
       // without the pte-write path: the incremental audit's premise does not hold, so all of it.
