@@ -6,7 +6,7 @@
 //   `shadow-pages` may appear once (an error names the first line); a second
 //   `cpl` in the setup is a warning and the last one counts.
 // - `policy` names are case-insensitive and recorded lower-case; a name other
-//   than `zap` or `update` is a warning, recorded anyway (the engine decides).
+//   than `zap`, `update`, `access` or `tdp` is a warning, recorded anyway (the engine decides).
 // - `shadow-pages` is 1 to 1,000,000; `map VA..VA_END` maps at most 1,048,576
 //   pages per line.
 // - Labels end read, write, exec, pte, store, cr3 and invlpg only; on a setup
@@ -77,6 +77,9 @@ import { escapeInvisible } from './escape';
 import { didYouMean } from './hints';
 import { HEXV, Lexer, MAX_TOKENS, T_DOTDOT, T_EQ, T_LABEL, T_NUM, T_OTHER, T_WORD, isNumCont, isWordCont, isWordStart, isWs } from './lexer';
 import { NUM_BAD_DIGIT, NUM_NO_DIGITS, NUM_OK, NUM_OVERFLOW, scanNumber, toBigInt, type NumOut } from './numbers';
+
+/** language.md: the policies a `policy` directive names (the engine's `POLICY_NAMES`). */
+const KNOWN_POLICIES = ['zap', 'update', 'access', 'tdp'];
 
 // ---------------------------------------------------------------------------
 // Limits.
@@ -1528,11 +1531,11 @@ export class TraceParser {
     }
     if (!this.tail(2, 0, K_POLICY)) return;
     const name = this.word(1).toLowerCase();
-    if (name !== 'zap' && name !== 'update') {
-      const dym = didYouMean(name, ['zap', 'update']);
+    if (!KNOWN_POLICIES.includes(name)) {
+      const dym = didYouMean(name, KNOWN_POLICIES);
       this.warn(
         1,
-        `unknown policy ${this.q(1)}: the known policies are \`zap\` and \`update\` (the engine decides)`,
+        `unknown policy ${this.q(1)}: the known policies are \`zap\`, \`update\`, \`access\` and \`tdp\` (the engine decides)`,
         dym ? `did you mean \`${dym}\`?` : undefined,
         dym ? this.replace(1, dym) : undefined,
       );

@@ -89,12 +89,13 @@ describe('setup directives', () => {
     expectOne('mode 64 extra', 1, 'extra', 'unexpected `extra`');
   });
 
-  test('policy: a name other than zap and update is a warning, recorded anyway', () => {
-    const t = 'policy tdp';
-    const d = expectOne(t, 1, 'tdp', ['unknown policy `tdp`', '`zap`', '`update`'], { severity: 'warning' });
+  test('policy: a name other than the four of language.md is a warning, recorded anyway', () => {
+    for (const p of ['zap', 'update', 'access', 'tdp']) expect(parse(`policy ${p}`).diagnostics).toEqual([]);
+    const t = 'policy ept';
+    const d = expectOne(t, 1, 'ept', ['unknown policy `ept`', '`zap`', '`update`', '`access`', '`tdp`'], { severity: 'warning' });
     expect(d.hint).toBeUndefined();
     const r = parse(t);
-    expect(r.program.policy).toBe('tdp');
+    expect(r.program.policy).toBe('ept');
     expect(r.hasErrors).toBe(false);
     expect(expectOne('policy zpa', 1, 'zpa', 'unknown policy', { severity: 'warning' }).fix).toMatchObject({ newText: 'zap' });
   });
