@@ -4,18 +4,13 @@
 // lone CRs, invisible characters, huge ranges); expressions are chains,
 // nestings and calls; CLI argument lists and DAP request sequences likewise.
 
+import { prng } from '../bench/gen';
+
 export type Rng = () => number;
 
-/** mulberry32 over a seed and an index: one stream per input. */
+/** mulberry32 (bench/gen.ts's prng) over a seed and an index: one stream per input. */
 export function rng(seed: number, index: number): Rng {
-  let a = (Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) + Math.imul(index + 1, 0xc2b2ae35)) >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return prng((Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) + Math.imul(index + 1, 0xc2b2ae35)) >>> 0);
 }
 
 export const int = (r: Rng, n: number): number => Math.floor(r() * n);
