@@ -620,7 +620,7 @@ export class MmuTraceSession extends DebugSession {
     if (!Number.isSafeInteger(ref)) throw new UserError('`variablesReference` must be an integer');
     const node = this.vars.get(ref as number);
     if (!node) throw new UserError(`unknown variablesReference ${ref}`);
-    const child = this.childrenAll(node).find((c) => c.name === a.name);
+    const child = childNamed(node, a.name);
     if (!child) throw new UserError(`no variable \`${a.name}\` in that container`);
     if (!child.data) return { dataId: null, description: `\`${child.name}\` is not a guest or shadow entry` };
     return {
@@ -740,13 +740,6 @@ export class MmuTraceSession extends DebugSession {
     const ref = this.nextVarRef++;
     this.vars.set(ref, node);
     return ref;
-  }
-
-  private childrenAll(node: VarNode): VarNode[] {
-    const out: VarNode[] = [];
-    if (node.named) out.push(...node.named());
-    if (node.indexed) out.push(...node.indexed.get(0, node.indexed.count));
-    return out;
   }
 
   private variables(a: Record<string, unknown>): DebugProtocol.VariablesResponse['body'] {
@@ -1036,4 +1029,25 @@ function formatScalar(v: Value, hexFormat: boolean): string {
     return v >= 4096n || v <= -4096n ? formatValue(v, { hex: true }) : v.toString();
   }
   return formatValue(v, { hex: hexFormat });
+}
+
+/**
+ * The child of `node` called `name`: its named children, then its indexed ones
+ * by index when the node can tell the index of a name, else page by page (never
+ * all of them at once, and never spread into one call: a container may have
+ * hundreds of thousands).
+ */
+function childNamed(node: VarNode, name: string): VarNode | undefined {
+  const named = node.named?.().find((c) => c.name === name);
+  if (named || !node.indexed) return named;
+  const { count, get, indexOf } = node.indexed;
+  if (indexOf) {
+    const i = indexOf(name);
+    return i >= 0 && i < count ? get(i, 1).find((c) => c.name === name) : undefined;
+  }
+  for (let start = 0; start < count; start += 1000) {
+    const hit = get(start, Math.min(1000, count - start)).find((c) => c.name === name);
+    if (hit) return hit;
+  }
+  return undefined;
 }

@@ -45,7 +45,12 @@ export interface VarNode {
   /** Named children, computed when asked. */
   named?: () => VarNode[];
   /** Indexed children, paged. */
-  indexed?: { count: number; get: (start: number, count: number) => VarNode[] };
+  indexed?: {
+    count: number;
+    get: (start: number, count: number) => VarNode[];
+    /** The index of the child called `name` (-1: none), when the node can tell without making the children. */
+    indexOf?: (name: string) => number;
+  };
 }
 
 export interface ScopeNode {
@@ -97,8 +102,15 @@ function group(name: string, value: string, named: () => VarNode[], extra: Parti
   return { name, value, named, ...extra };
 }
 
-function paged(name: string, value: string, count: number, get: (start: number, count: number) => VarNode[], extra: Partial<VarNode> = {}): VarNode {
-  return { name, value, indexed: { count, get }, ...extra };
+function paged(
+  name: string,
+  value: string,
+  count: number,
+  get: (start: number, count: number) => VarNode[],
+  extra: Partial<VarNode> = {},
+  indexOf?: (name: string) => number,
+): VarNode {
+  return { name, value, indexed: indexOf ? { count, get, indexOf } : { count, get }, ...extra };
 }
 
 /** The rows a stop is about: the event it stands at or after, and the last event that ran. */
@@ -492,6 +504,8 @@ function shadowPagesScope(ctx: ViewContext): VarNode {
       .pages()
       .slice(start, start + count)
       .map((p) => shadowPageNode(ctx, p)),
+    {},
+    (name) => ctx.pages().findIndex((p) => `#${p.uid}` === name),
   );
 }
 
