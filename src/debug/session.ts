@@ -764,7 +764,9 @@ export class MmuTraceSession extends DebugSession {
     if (filter !== 'named' && node.indexed) {
       const total = node.indexed.count;
       const from = Math.min(start, total);
-      const n = count > 0 ? Math.min(count, total - from) : filter === 'indexed' ? total - from : Math.min(total - from, 1000);
+      // No `count` (0): one page of at most 1000, with a filter or without (a client that asks for all
+      // of 200,000 shadow pages would wait seconds for tens of megabytes).
+      const n = count > 0 ? Math.min(count, total - from) : Math.min(total - from, 1000);
       children = children.concat(node.indexed.get(from, n));
     } else if (filter === 'named' && count > 0) children = children.slice(start, start + count);
     return {

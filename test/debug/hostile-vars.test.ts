@@ -1,6 +1,7 @@
 // Hostile variable requests on a trace with 135,000 shadow pages (issue 17,
 // items 7 and 8): `dataBreakpointInfo` on a child of the Shadow pages scope
-// (more children than a call can take as arguments).
+// (more children than a call can take as arguments), and `variables` with
+// `filter: "indexed"` and no `count` (paged like a request without a filter).
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { manyPagesTrace } from './gen';
 import { launch, raw, scopes, startClient, writeTemp, type Client } from './helpers';
@@ -39,5 +40,17 @@ describe('hostile variable requests', () => {
     const none = await raw(dc, 'dataBreakpointInfo', { name: '#0', variablesReference: ref });
     expect(none.success).toBe(false);
     expect(none.message).toBe('no variable `#0` in that container');
+  });
+
+  test('variables with filter "indexed" and no count is paged as without a filter (17.8)', async () => {
+    const all = await raw(dc, 'variables', { variablesReference: ref });
+    const indexed = await raw(dc, 'variables', { variablesReference: ref, filter: 'indexed' });
+    expect(indexed.success).toBe(true);
+    const names = (r: typeof all): string[] => (r.body as { variables: { name: string }[] }).variables.map((v) => v.name);
+    // The scope has no named children: both are the first page of indexed ones.
+    expect(names(indexed)).toEqual(names(all));
+    expect(names(indexed)).toHaveLength(1000);
+    const from = await raw(dc, 'variables', { variablesReference: ref, filter: 'indexed', start: N });
+    expect(names(from)).toHaveLength(total - N);
   });
 });
