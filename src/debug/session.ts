@@ -27,6 +27,7 @@ import { DEBUG_NAMES, FILTERS } from './breakpoints';
 import { guestEntryText, hx, rowText, shadowEntryText } from './format';
 import { LaunchError, RuntimeError, TraceRuntime, formatDiagnostics, type BpSpec, type LineBp, type StopInfo } from './runtime';
 import { ViewContext, buildScopes, type VarNode } from './views';
+import { FrameReader } from './framing';
 import { LINE_EFFECTS_CAPABILITY, LINE_EFFECTS_REQUEST } from './lineeffects';
 import { MMU_MAP_CAPABILITY, MMU_MAP_REQUEST, buildMmuMap, parseMmuMapArgs } from './mmumap';
 
@@ -121,6 +122,15 @@ export class MmuTraceSession extends DebugSession {
     this.cwd = opts.cwd;
     this.setDebuggerLinesStartAt1(true);
     this.setDebuggerColumnsStartAt1(true);
+    // On a stream (stdio), our own reader of the framing in place of the library's (framing.ts).
+    const reader = new FrameReader(
+      (msg) => {
+        if (msg.type === 'request' || msg.type === 'response') this.handleMessage(msg as unknown as DebugProtocol.ProtocolMessage);
+        else this.badMessage(`a message of type ${JSON.stringify(msg.type ?? null)?.slice(0, 40)}, not a request: skipped`);
+      },
+      (text) => this.badMessage(text),
+    );
+    (this as unknown as { _handleData: (data: Buffer) => void })._handleData = (data) => reader.push(data);
     this.rt = new TraceRuntime({
       output: (category, text, line) => this.output(category, text, line),
       stopped: (stop) => this.onStopped(stop),
@@ -141,6 +151,12 @@ export class MmuTraceSession extends DebugSession {
   /** The runtime (for tests and the benchmark). */
   get runtime(): TraceRuntime {
     return this.rt;
+  }
+
+  /** A message the client sent that is not one (framing.ts): said on stderr and in the Debug Console; the session goes on. */
+  private badMessage(text: string): void {
+    process.stderr.write(`mmutrace debugger: ${text}\n`);
+    this.sendEvent(new OutputEvent(`mmutrace debugger: ${text}\n`, 'stderr'));
   }
 
   // ---------------------------------------------------------------------------
