@@ -33,6 +33,11 @@ import { MMU_MAP_CAPABILITY, MMU_MAP_REQUEST, buildMmuMap, parseMmuMapArgs } fro
 
 export { formatDiagnostics };
 
+/** The most breakpoints in one setBreakpoints, setFunctionBreakpoints or setDataBreakpoints request. */
+export const MAX_BREAKPOINTS = 10_000;
+/** The most entries of `filters` and `filterOptions` together in one setExceptionBreakpoints request. */
+export const MAX_FILTER_OPTIONS = 1000;
+
 /** How the session reads the trace (the web build of the extension passes its own). */
 export interface SessionOptions {
   readFile?: (path: string) => Promise<string>;
@@ -560,7 +565,7 @@ export class MmuTraceSession extends DebugSession {
   private specs(a: Record<string, unknown>, key: string, kind: 'line' | 'name' | 'dataId'): BpSpec[] {
     const list = a[key];
     if (!Array.isArray(list)) throw new UserError(`\`${key}\` must be an array`);
-    if (list.length > 100_000) throw new UserError(`too many breakpoints (${list.length})`);
+    if (list.length > MAX_BREAKPOINTS) throw new UserError(`too many breakpoints: ${list.length} in one request, at most ${MAX_BREAKPOINTS}`);
     return list.map((x, i) => {
       if (typeof x !== 'object' || x === null || Array.isArray(x)) throw new UserError(`\`${key}[${i}]\` must be an object`);
       const o = x as Record<string, unknown>;
@@ -613,6 +618,10 @@ export class MmuTraceSession extends DebugSession {
 
   private setExceptionBreakpoints(a: Record<string, unknown>): DebugProtocol.SetExceptionBreakpointsResponse['body'] {
     if (!Array.isArray(a.filters) || !a.filters.every((f) => typeof f === 'string')) throw new UserError('`filters` must be an array of filter ids');
+    const options = Array.isArray(a.filterOptions) ? a.filterOptions.length : 0;
+    if (a.filters.length + options > MAX_FILTER_OPTIONS) {
+      throw new UserError(`too many exception filters: ${a.filters.length} in \`filters\` and ${options} in \`filterOptions\`, at most ${MAX_FILTER_OPTIONS} in all (there are ${FILTERS.length} filters)`);
+    }
     const list: { id: string; condition?: string }[] = (a.filters as string[]).map((id) => ({ id }));
     if (a.filterOptions !== undefined) {
       if (!Array.isArray(a.filterOptions)) throw new UserError('`filterOptions` must be an array');

@@ -110,3 +110,19 @@ describe('hostile framing on stdio', () => {
     expect((await a.response(2))?.success).toBe(true);
   });
 });
+
+describe('caps on option lists (17.9)', () => {
+  test('200,000 exception filter options and 10,001 breakpoints are refused at once, naming the cap', async () => {
+    a = new Raw();
+    const filterOptions = Array.from({ length: 200_000 }, () => ({ filterId: 'vmexit', condition: 'exits.total > 1' }));
+    a.write(a.frame({ seq: 1, type: 'request', command: 'setExceptionBreakpoints', arguments: { filters: [], filterOptions } }));
+    const r = (await a.response(1)) as Msg & { message?: string };
+    expect(r.success).toBe(false);
+    expect(r.message).toBe('too many exception filters: 0 in `filters` and 200000 in `filterOptions`, at most 1000 in all (there are 7 filters)');
+    const breakpoints = Array.from({ length: 10_001 }, (_, i) => ({ line: i + 1 }));
+    a.write(a.frame({ seq: 2, type: 'request', command: 'setBreakpoints', arguments: { source: { path: '/x.mmutrace' }, breakpoints } }));
+    const r2 = (await a.response(2)) as Msg & { message?: string };
+    expect(r2.success).toBe(false);
+    expect(r2.message).toBe('too many breakpoints: 10001 in one request, at most 10000');
+  });
+});
