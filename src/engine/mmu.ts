@@ -267,17 +267,12 @@ export class Mmu {
   access(vcpu: VCpu, va: number, kind: AccessKind, user: boolean, lo: number, hi: number, size: number, hasValue: boolean): boolean {
     for (let fills = 0; ; ) {
       const spte = this.shadowLeaf(vcpu, va);
-      if (spte !== 0) {
-        const f = spteFlags(spte);
-        const allowed =
-          (kind !== ACC_WRITE || (f & PT_WRITABLE) !== 0) && (!user || (f & PT_USER) !== 0) && (kind !== ACC_EXEC || !spteNx(spte));
-        if (allowed) {
-          if (kind === ACC_WRITE && hasValue) {
-            const gpa = (spteFrame(spte) - HOST_FRAME_OFFSET) * PAGE_SIZE + (va & PAGE_MASK);
-            this.mem.writeLoHi(gpa, lo, hi, size);
-          }
-          return true;
+      if (this.leafAllows(spte, kind, user)) {
+        if (kind === ACC_WRITE && hasValue) {
+          const gpa = (spteFrame(spte) - HOST_FRAME_OFFSET) * PAGE_SIZE + (va & PAGE_MASK);
+          this.mem.writeLoHi(gpa, lo, hi, size);
         }
+        return true;
       }
       const outcome = this.pageFault(vcpu, va, kind, user, lo, hi, size, hasValue, fills);
       if (outcome === 'inject') return false;
@@ -296,7 +291,7 @@ export class Mmu {
 
   /** Counts and reports a livelock, with the reason the last `fill` left the access refused. */
   private livelock(va: number, kind: AccessKind, user: boolean): void {
-    const what = `${kind === ACC_WRITE ? 'write' : kind === ACC_EXEC ? 'fetch' : 'read'} of ${hex(va)} by ${user ? 'user' : 'kernel'}`;
+    const what = describeAccess(kind, va, user);
     const gfn = hex(this.walk.gfn);
     let fn: string;
     let why: string;
@@ -329,7 +324,7 @@ export class Mmu {
   private pageFault(vcpu: VCpu, va: number, kind: AccessKind, user: boolean, lo: number, hi: number, size: number, hasValue: boolean, retry: number): ExitOutcome {
     const rec = this.shadow.rec;
     if (rec) {
-      const what = `${kind === ACC_WRITE ? 'write' : kind === ACC_EXEC ? 'fetch' : 'read'} of ${hex(va)} by ${user ? 'user' : 'kernel'}`;
+      const what = describeAccess(kind, va, user);
       rec.enter(this.fname('page_fault'), `VM exit: page fault on ${what}${retry ? ` (retry ${retry}: the shadow still refuses it)` : ''}`);
     }
     this.reclaim();
@@ -737,6 +732,11 @@ export class Mmu {
       vcpu.paeRoot[i] = p;
     }
   }
+}
+
+/** `write of 0x400000 by user` (or without the privilege). */
+export function describeAccess(kind: AccessKind, va: number, user?: boolean): string {
+  return `${kind === ACC_WRITE ? 'write' : kind === ACC_EXEC ? 'fetch' : 'read'} of ${hex(va)}${user === undefined ? '' : ` by ${user ? 'user' : 'kernel'}`}`;
 }
 
 /** A recorded access as flag names (`W U`, `-`). */

@@ -13,7 +13,7 @@
 
 import { PAGE_SIZE, PT_ACCESSED, PT_DIRTY, PT_PRESENT, PT_USER, PT_WRITABLE, hex, makeSpte } from './bits';
 import type { GuestMemory } from './memory';
-import { Mmu, type VCpu } from './mmu';
+import { Mmu, describeAccess, type VCpu } from './mmu';
 import type { PagingMode } from './paging';
 import type { Policy } from './policy';
 import { MIN_FREE_PAGES, REFILL_PAGES, hostFrameOf, roleWordOf, type ShadowMmu, type ShadowPage } from './shadow';
@@ -209,7 +209,7 @@ export class TdpMmu extends Mmu {
       const ok = walkAddr(this.mem, this.mode, vcpu, va, kind, user, WALK_SET_BITS | WALK_CHECK_PERMS, w);
       const g = this.firstUnmapped(ok);
       if (g >= 0) {
-        if (!this.nptExit(g, `${kind === ACC_WRITE ? 'write' : kind === 2 ? 'fetch' : 'read'} of ${hex(va)}`)) return false;
+        if (!this.nptExit(g, describeAccess(kind, va))) return false;
         continue;
       }
       if (!ok) {
