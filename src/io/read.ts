@@ -4,7 +4,8 @@
 // with a TraceReadError. What cannot be read safely is refused before it is
 // opened: a directory, a device (`/dev/zero`, a terminal), a socket, and (for
 // the adapter, which must never block) a FIFO. The command reads a pipe
-// (`... | mmutrace run /dev/stdin`) as `cat` would, up to the cap.
+// (`... | mmutrace run /dev/stdin`) as `cat` would, up to the cap; a named
+// FIFO with no writer reads as empty instead of blocking the open.
 //
 // The chunk generators are the shape a streaming parser can take later; for
 // now readTrace/readTraceSync gather the chunks and decode them once.
@@ -13,7 +14,7 @@
 // build of the extension (which reads through vscode.workspace.fs) never
 // evaluates its `node:fs` import.
 
-import { closeSync, fstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { isAscii, isUtf8 } from 'node:buffer';
 import { MAX_TRACE_BYTES, tooLargeText } from './limits';
@@ -21,6 +22,10 @@ import { MAX_TRACE_BYTES, tooLargeText } from './limits';
 export { MAX_TRACE_BYTES };
 
 const CHUNK = 1 << 20;
+/** Something to wait on between two reads of an empty pipe (Atomics.wait with a time-out). */
+const PAUSE = new Int32Array(new SharedArrayBuffer(4));
+/** How long a FIFO that reads as empty is given for a writer to open it. */
+const FIFO_GRACE_MS = 500;
 
 /** A file that cannot be read as a trace; `message` completes "cannot read FILE: …". */
 export class TraceReadError extends Error {}
@@ -83,25 +88,43 @@ function asReadError(e: unknown): TraceReadError {
 export function* readChunksSync(path: string, o: ReadOptions = {}): Generator<Buffer> {
   const max = o.maxBytes ?? MAX_TRACE_BYTES;
   let fd: number;
+  let fifo = false;
   try {
-    checkKind(statSync(path), o);
-    fd = openSync(path, 'r');
+    const st = statSync(path);
+    checkKind(st, o);
+    fifo = st.isFIFO();
+    // A FIFO is opened without blocking: with no writer, opening would wait for one forever
+    // (the fuzz command's hang); opened so, it reads as empty. A live writer is read to its end.
+    fd = openSync(path, fifo ? constants.O_RDONLY | constants.O_NONBLOCK : 'r');
     checkKind(fstatSync(fd), o);
   } catch (e) {
     throw asReadError(e);
   }
   try {
     let total = 0;
+    let waited = 0;
     for (;;) {
       const buf = Buffer.allocUnsafe(Math.min(CHUNK, max - total + 1));
       let n: number;
       try {
         n = readSync(fd, buf, 0, buf.length, null);
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'EAGAIN') continue;
+        if ((e as NodeJS.ErrnoException).code === 'EAGAIN') {
+          // A pipe with a writer and no data yet: wait a little, without spinning.
+          Atomics.wait(PAUSE, 0, 0, 2);
+          continue;
+        }
         throw asReadError(e);
       }
-      if (n === 0) return;
+      if (n === 0) {
+        // A FIFO whose writer has not opened it yet reads as its end: give a writer a moment.
+        if (fifo && total === 0 && waited < FIFO_GRACE_MS) {
+          Atomics.wait(PAUSE, 0, 0, 5);
+          waited += 5;
+          continue;
+        }
+        return;
+      }
       total += n;
       if (total > max) throw tooLarge(max);
       yield n === buf.length ? buf : buf.subarray(0, n);

@@ -211,6 +211,17 @@ describe('usage (17.13)', () => {
 });
 
 describe('the adapter refuses what could block it (17.1, 14.4)', () => {
+  it('a FIFO without a writer: the command reads it as empty after a moment instead of waiting forever (found by the fuzz command)', () => {
+    const fifo = join(dir, `fifo${n++}`);
+    spawnSync('mkfifo', [fifo]);
+    const t0 = Date.now();
+    const r = spawnSync(process.execPath, [bin, 'run', fifo], { encoding: 'utf8', timeout: 15_000 });
+    expect(r.signal).toBeNull();
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('0 events');
+    expect(Date.now() - t0).toBeLessThan(15_000);
+  });
+
   it('a FIFO without a writer: launch answers an error at once and the adapter ends with stdin', async () => {
     const fifo = join(dir, `fifo${n++}`);
     spawnSync('mkfifo', [fifo]);
