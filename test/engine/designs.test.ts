@@ -10,8 +10,6 @@ import { describe, expect, test } from 'vitest';
 import { Machine, TdpMmu } from '../../src/engine';
 import { A, D, P, U, W, program, spteOf, trace } from './helpers';
 
-const run = (text: string, policy: string, audit: 'full' | 'incremental' | false = 'full') => trace(text, policy, audit);
-
 const seed = (mode: string) => `
   mode ${mode}
   space s
@@ -39,7 +37,7 @@ describe("the seed's demand fault under the four designs (designs.md's table)", 
 
 describe('access: the role carries the walk\'s access', () => {
   test('a table reached through a parent without W gets a shadow page of its own role', () => {
-    const r = run(
+    const r = trace(
       `
       mode 64
       space s
@@ -60,7 +58,7 @@ describe('access: the role carries the walk\'s access', () => {
   });
 
   test('mode 32: quadrants and access together; X is always there (no NX)', () => {
-    const r = run(
+    const r = trace(
       `
       mode 32
       space s
@@ -85,7 +83,7 @@ describe('access: the role carries the walk\'s access', () => {
       read 0x400000
       write 0x400000 @w
     `;
-    const a = run(text, 'access');
+    const a = trace(text, 'access');
     a.to('w');
     // The walk sets D; kvm_mmu_pte_write for the entry (the table is shadowed): its spte is
     // zapped (1) and update_pte installs it again (1); fetch then rebuilds it, writable now.
@@ -100,7 +98,7 @@ describe('access: the role carries the walk\'s access', () => {
   });
 
   test('a metaphysical page loses W while its large entry is clean; the write links the page of the dirty key', () => {
-    const r = run(
+    const r = trace(
       `
       mode pae
       space s
@@ -144,7 +142,7 @@ describe('access: the role carries the walk\'s access', () => {
   });
 
   test('flaw 4 under access: aliases that differ in their own NX share the metaphysical page', () => {
-    const r = run(
+    const r = trace(
       `
       mode 64
       space s
@@ -164,7 +162,7 @@ describe('access: the role carries the walk\'s access', () => {
   });
 
   test('flaw 5: a directory shared by two PDPT entries of different access, its link made by one walk serving the other', () => {
-    const r = run(
+    const r = trace(
       `
       mode 64
       space s
@@ -192,7 +190,7 @@ describe('access: the role carries the walk\'s access', () => {
 });
 
 describe('tdp: a nested page table', () => {
-  const tdp = (text: string, audit: 'full' | false = 'full') => run(text, 'tdp', audit);
+  const tdp = (text: string) => trace(text, 'tdp');
 
   test('an npt exit for each guest-physical frame a walk touches first, in walk order; nested pages keyed by level and first frame', () => {
     const r = tdp(`
