@@ -1,0 +1,210 @@
+// The debugger runtime, part 4 of 5: running in time slices (so that pause
+// and other requests get through), scanning forwards row by row for the
+// next stop and backwards checkpoint by checkpoint for the last one.
+
+import { Op } from '../trace';
+import { RuntimeChecks } from './runtime-checks';
+import { SLICE_MS, type ForwardContext, type ForwardOptions, type Point, type Position, type ReverseContext, type ScanResult, type StopInfo } from './runtime-types';
+
+export abstract class RuntimeScan extends RuntimeChecks {
+  // ---------------------------------------------------------------------------
+  // Running (in time slices, so that pause and other requests get through)
+
+  protected runAsync(dir: 'forward' | 'reverse', opts: ForwardOptions): void {
+    this.state = 'running';
+    this.pauseRequested = false;
+    this.exitLogCount = 0;
+    this.exitLogSuppressed = 0;
+    const token = ++this.runToken;
+    const ctx = dir === 'forward' ? this.forwardContext(opts) : this.reverseContext();
+    const tick = (): void => {
+      if (token !== this.runToken) return;
+      try {
+        const deadline = performance.now() + SLICE_MS * 4;
+        const res = dir === 'forward' ? this.forwardSlice(ctx as ForwardContext, deadline) : this.reverseSlice(ctx as ReverseContext, deadline);
+        if (res.kind === 'stop') {
+          this.stopAt(res.pos, res.stop);
+          return;
+        }
+        if (this.pauseRequested) {
+          this.pauseRequested = false;
+          const pos = dir === 'forward' ? this.positionHere() : this.pauseReverse(ctx as ReverseContext);
+          this.stopAt(pos, { reason: 'pause', description: 'Paused', vcpu: this.machine.current, hitBreakpointIds: [] });
+          return;
+        }
+        setImmediate(tick);
+      } catch (e) {
+        this.internalError(e);
+      }
+    };
+    setImmediate(tick);
+  }
+
+  /** The position of the machine as it is (between rows while running forward). */
+  protected positionHere(): Position {
+    const tl = this.timeline;
+    const row = this.nextEventRow(tl.pos);
+    if (row < 0) {
+      this.moveTo({ kind: 'end', row: this.program.events.count, step: 0 });
+      return this.position;
+    }
+    tl.seek(row);
+    return { kind: 'before', row, step: 0 };
+  }
+
+  // ---- forward
+
+  protected forwardContext(opts: ForwardOptions): ForwardContext {
+    const p = this.position;
+    if (opts.entry || opts.entryContinue) {
+      return { opts, skipRow: -1, stepMode: false, entry: opts.entry === true };
+    }
+    if (p.kind === 'step' || p.kind === 'after') this.moveTo({ kind: 'after', row: p.row, step: 0 });
+    else if (p.kind === 'before') this.moveTo(p);
+    return { opts, skipRow: p.kind === 'before' ? p.row : -1, stepMode: opts.stepMode === true, entry: false };
+  }
+
+  protected forwardSlice(ctx: ForwardContext, deadline: number): ScanResult {
+    const tl = this.timeline;
+    const m = tl.machine;
+    const t = this.program.events;
+    const afterChecks = this.afterChecksWanted();
+    const logExits = this.options!.logExits;
+    const rec = this.functionBps.some((b) => b.match && b.verified) ? this.recorder : null;
+    let n = 0;
+    for (;;) {
+      const row = tl.pos;
+      if (!tl.hasRow(row)) {
+        return this.stopResult({ kind: 'end', row: t.count, step: 0 }, { reason: ctx.entry ? 'entry' : 'end', description: ctx.entry ? 'No events in the trace' : 'End of the trace', vcpu: m.current, hitBreakpointIds: [] });
+      }
+      const op = t.op[row]!;
+      if (op <= Op.Invlpg) {
+        if (row !== ctx.skipRow) {
+          if (ctx.entry) {
+            return this.stopResult({ kind: 'before', row, step: 0 }, { reason: 'entry', description: 'Stopped before the first event', vcpu: m.current, hitBreakpointIds: [] });
+          }
+          if ((++n & 63) === 0 && (performance.now() > deadline || this.pauseRequested)) return { kind: 'yield' };
+          const point = this.beforeRows.size ? this.checkBefore(row) : null;
+          if (point) {
+            const s = this.decide(point);
+            if (s) return s;
+          }
+          if (ctx.stepMode) {
+            return this.stopResult({ kind: 'before', row, step: 0 }, { reason: 'step', description: `Line ${t.lineOf(row)}`, vcpu: m.current, hitBreakpointIds: [] });
+          }
+        }
+        ctx.skipRow = -1;
+        tl.stepOne(rec);
+        if (logExits && m.mmu.exit !== null) this.logExit(row);
+        if (afterChecks || m.error !== null) {
+          const point = this.checkAfter(row, rec ? rec.steps : null);
+          if (point) {
+            const s = this.decide(point);
+            if (s) return s;
+          }
+        }
+      } else {
+        ctx.skipRow = -1;
+        tl.stepOne();
+        if (op === Op.Expect && m.expect && !m.expect.passed && this.filters.has('expect')) {
+          const point = this.checkExpect(row);
+          if (point) {
+            const s = this.decide(point);
+            if (s) return s;
+          }
+        }
+      }
+    }
+  }
+
+  // ---- reverse
+
+  protected reverseContext(): ReverseContext {
+    const p = this.position;
+    const key = p.kind === 'end' ? 2 * this.program.events.count : p.kind === 'before' ? 2 * p.row : 2 * p.row + 1;
+    return { limitKey: key, scannedFrom: Math.ceil(key / 2) };
+  }
+
+  protected reverseSlice(ctx: ReverseContext, deadline: number): ScanResult {
+    const tl = this.timeline;
+    for (;;) {
+      // Rows [start, end) of this segment are replayed; end covers the key limit.
+      const endRow = Math.floor((ctx.limitKey + 1) / 2);
+      if (endRow <= 0) return this.reachedStart();
+      const start = tl.checkpointPosAtOrBefore(endRow - 1);
+      tl.seekCheckpoint(start);
+      const points = this.collect(start, ctx.limitKey);
+      for (let i = points.length - 1; i >= 0; i--) {
+        const s = this.decide(points[i]!);
+        if (s) {
+          this.moveTo(s.kind === 'stop' ? s.pos : this.position);
+          return s;
+        }
+      }
+      ctx.limitKey = 2 * start;
+      ctx.scannedFrom = start;
+      if (start === 0) return this.reachedStart();
+      if (performance.now() > deadline || this.pauseRequested) return { kind: 'yield' };
+    }
+  }
+
+  protected reachedStart(): ScanResult {
+    const first = this.nextEventRow(0);
+    const m = this.machine;
+    if (first < 0) return this.stopResult({ kind: 'end', row: this.program.events.count, step: 0 }, { reason: 'entry', description: 'No events in the trace', vcpu: m.current, hitBreakpointIds: [] });
+    this.moveTo({ kind: 'before', row: first, step: 0 });
+    return this.stopResult({ kind: 'before', row: first, step: 0 }, { reason: 'entry', description: 'Reached the start of the trace', vcpu: this.machine.current, hitBreakpointIds: [] });
+  }
+
+  protected pauseReverse(ctx: ReverseContext): Position {
+    const row = this.nextEventRow(ctx.scannedFrom);
+    if (row < 0) {
+      this.moveTo({ kind: 'end', row: this.program.events.count, step: 0 });
+      return this.position;
+    }
+    this.moveTo({ kind: 'before', row, step: 0 });
+    return this.position;
+  }
+
+  /** Replays from the machine's position (a checkpoint) up to `limitKey`, collecting every point that could stop. */
+  protected collect(start: number, limitKey: number): Point[] {
+    const tl = this.timeline;
+    const m = tl.machine;
+    const t = this.program.events;
+    const points: Point[] = [];
+    for (const bp of this.dataBps) if (bp.verified) bp.last = this.dataValue(bp.target);
+    const afterChecks = this.afterChecksWanted();
+    const rec = this.functionBps.some((b) => b.match && b.verified) ? this.recorder : null;
+    for (let row = start; ; row++) {
+      if (2 * row >= limitKey || !tl.hasRow(row)) break;
+      const op = t.op[row]!;
+      if (op <= Op.Invlpg) {
+        if (this.beforeRows.size) {
+          const p = this.checkBefore(row);
+          if (p) points.push(p);
+        }
+        if (2 * row + 1 >= limitKey) break;
+        tl.stepOne(rec);
+        if (afterChecks || m.error !== null) {
+          const p = this.checkAfter(row, rec ? rec.steps : null);
+          if (p) points.push(p);
+        }
+      } else {
+        if (2 * row + 1 >= limitKey) break;
+        tl.stepOne();
+        if (op === Op.Expect && m.expect && !m.expect.passed && this.filters.has('expect')) {
+          const p = this.checkExpect(row);
+          if (p) points.push(p);
+        }
+      }
+    }
+    return points;
+  }
+
+
+
+  // Defined by TraceRuntime.
+  abstract moveTo(pos: Position): void;
+  protected abstract stopAt(pos: Position, stop: StopInfo): void;
+  protected abstract internalError(e: unknown): void;
+}
