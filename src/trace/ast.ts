@@ -319,6 +319,20 @@ export class EventTable {
     this.vals[k] = hi;
   }
 
+  /**
+   * Empties the table and keeps its columns for the next rows (the streaming
+   * parser, src/trace/stream.ts, reuses one table for every batch).
+   */
+  clear(): void {
+    this.valBits.fill(0, 0, ((this.count + 31) >>> 5) + 1);
+    this.count = 0;
+    this.valCount = 0;
+    if (this.farRows.length) this.farRows = [];
+    if (this.farLines.length) this.farLines = [];
+    if (this.farAddrRows.length) this.farAddrRows = [];
+    if (this.farAddrs.length) this.farAddrs = [];
+  }
+
   /** Shrinks the columns to `count` rows (call once, when parsing is done). */
   trim(): void {
     if (this.op.length !== this.count) this.grow(this.count);
