@@ -109,6 +109,8 @@ export class TraceParser extends FastParser {
   private loneCrSeen = false;
   /** Streaming: rows taken by the consumer before the current table (the global index of its row 0). */
   private rowBase = 0;
+  /** Streaming: the input has ended (endInput). */
+  private inputEnded = false;
 
   constructor(text: string, opts?: ParseOptions) {
     super(text, opts);
@@ -237,11 +239,8 @@ export class TraceParser extends FastParser {
     this.text = text;
     this.pos = 0;
     this.finished = text.length === 0;
-    if (this.loneCrSeen) this.loneCr = -1;
-    else {
-      this.loneCr = firstLoneCr(text);
-      if (this.loneCr >= 0) this.loneCrSeen = true;
-    }
+    if (this.loneCr >= 0) this.loneCrSeen = true; // in the text before
+    this.loneCr = this.loneCrSeen ? -1 : firstLoneCr(text);
     this.fast = this.fastOk && this.loneCr < 0;
   }
 
@@ -265,7 +264,7 @@ export class TraceParser extends FastParser {
 
   /** Whether the first lone CR of the input has been passed. */
   get loneCrPassed(): boolean {
-    return this.loneCrSeen || this.loneCr >= 0;
+    return this.loneCrSeen || (this.loneCr >= 0 && this.loneCr < this.pos);
   }
 
   /** Offset in the current text of the next line to parse. */
@@ -276,6 +275,7 @@ export class TraceParser extends FastParser {
   /** The input is complete: the last text given was its end. */
   endInput(): void {
     this.finished = true;
+    this.inputEnded = true;
     this.total = this.lines;
   }
 
@@ -290,7 +290,7 @@ export class TraceParser extends FastParser {
 
   /** The setup is complete: an event line has been parsed (or the input ended). */
   get setupDone(): boolean {
-    return !this.inSetup || this.finished;
+    return !this.inSetup || this.inputEnded;
   }
 
   /** The program being built: its setup, and the rows not yet taken. */
