@@ -15,6 +15,7 @@ import { LINE_EFFECTS_REQUEST } from '../debug/lineeffects';
 import { checkReadable } from './adapter';
 import { EVALUATABLE_REQUEST } from '../lsp/protocol';
 import { registerMmuMap } from './mmumap/panel';
+import { registerTesting } from './testing/controller';
 
 const COMPARE_SCHEME = 'mmutrace-compare';
 
@@ -197,6 +198,9 @@ export function activateWith(context: vscode.ExtensionContext, host: Host): void
 
   // The MMU Map panel (src/extension/mmumap).
   registerMmuMap(context);
+
+  // The Testing view: a trace's `expect` lines as tests (src/extension/testing).
+  registerTesting(context);
 
   // The debugger.
   subs.push(
