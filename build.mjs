@@ -7,7 +7,7 @@ const node = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', 
 const entries = [
   { in: 'src/cli/main.ts', out: 'dist/cli.js' },
   { in: 'src/debug/adapter.ts', out: 'dist/adapter.js' },
-  { in: 'src/lsp/node.ts', out: 'dist/lsp.js' },
+  { in: 'src/lsp/main.ts', out: 'dist/lsp.js' },
   { in: 'bench/lsp.ts', out: 'dist/bench-lsp.js' },
   { in: 'bench/bench.ts', out: 'dist/bench.js' },
   { in: 'bench/large-shadow.ts', out: 'dist/large-shadow.js' },

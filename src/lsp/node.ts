@@ -26,11 +26,3 @@ export function startNodeServer(argv: readonly string[]): string | undefined {
   }
   return 'say which transport: --stdio or --node-ipc';
 }
-
-if (typeof require !== 'undefined' && require.main === module) {
-  const err = startNodeServer(process.argv.slice(2));
-  if (err) {
-    process.stderr.write(`mmutrace lsp: ${err}\n${LSP_USAGE}\n`);
-    process.exitCode = 2;
-  }
-}
