@@ -7,6 +7,7 @@ import * as vscode from 'vscode';
 import { inlineAdapter } from './adapter';
 import type { createNodeClient } from './client-node';
 import { registerRecordCommand } from './record';
+import { registerTasks } from './tasks/provider';
 import { activateWith, type LanguageClientLike } from './register';
 
 declare const __non_webpack_require__: NodeJS.Require | undefined;
@@ -41,6 +42,8 @@ export function activate(context: vscode.ExtensionContext): void {
     },
   });
   registerRecordCommand(context);
+  // The `mmutrace` task type and its provider (they run the bundled CLI: desktop only).
+  registerTasks(context);
 }
 
 export function deactivate(): void {}

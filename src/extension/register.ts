@@ -56,11 +56,19 @@ async function readTrace(uri: vscode.Uri): Promise<string> {
   return new TextDecoder('utf-8').decode(await vscode.workspace.fs.readFile(uri));
 }
 
-/** The trace a command is about: its argument (a URI from a lens, a menu or the explorer), else the active editor's. */
+/** The trace last shown in a text editor, still open: what a command means when no editor is active (a walkthrough page is). */
+let lastTrace: vscode.Uri | undefined;
+
+/**
+ * The trace a command is about: its argument (a URI from a lens, a menu or
+ * the explorer), else the active editor's, else (the walkthrough's buttons,
+ * pressed with the walkthrough in front) the trace last shown in an editor.
+ */
 function targetUri(arg: unknown): vscode.Uri | undefined {
   if (arg instanceof vscode.Uri) return arg;
   const doc = vscode.window.activeTextEditor?.document;
   if (doc && doc.languageId === LANGUAGE_ID) return doc.uri;
+  if (!doc && lastTrace && vscode.workspace.textDocuments.some((d) => d.uri.toString() === lastTrace!.toString())) return lastTrace;
   return undefined;
 }
 
@@ -69,6 +77,11 @@ export function activateWith(context: vscode.ExtensionContext, host: Host): void
   const selector: vscode.DocumentSelector = { language: LANGUAGE_ID };
   const output = vscode.window.createOutputChannel('mmutrace');
   subs.push(output);
+  const noteTrace = (e: vscode.TextEditor | undefined): void => {
+    if (e?.document.languageId === LANGUAGE_ID) lastTrace = e.document.uri;
+  };
+  noteTrace(vscode.window.activeTextEditor);
+  subs.push(vscode.window.onDidChangeActiveTextEditor(noteTrace));
 
   // The language server: diagnostics, quick fixes, hover, completion, symbols,
   // definition, references and folding come from it.

@@ -88,7 +88,10 @@ const FROM_THE_SERVER = [
   'registerCodeActionsProvider',
 ];
 
-function checkRegistrations(rec: ReturnType<typeof makeVscode>['rec']): void {
+function checkRegistrations(rec: ReturnType<typeof makeVscode>['rec'], desktop: boolean): void {
+  // The Testing view everywhere; the `mmutrace` tasks run the CLI in a process: the desktop only.
+  expect(rec.testControllers).toEqual(['mmutrace']);
+  expect(rec.taskProviders).toEqual(desktop ? [pkg.contributes.taskDefinitions[0].type] : []);
   expect(rec.commands.sort()).toEqual(pkg.contributes.commands.map((c: { command: string }) => c.command).sort());
   // Registered by the extension itself, at once; none of them parses a trace in the extension host.
   for (const r of ['registerCodeLensProvider', 'registerEvaluatableExpressionProvider', 'registerInlineValuesProvider']) {
@@ -107,7 +110,7 @@ describe('the desktop bundle', () => {
     const t0 = performance.now();
     ext.activate(ctx);
     const activateMs = performance.now() - t0;
-    checkRegistrations(rec);
+    checkRegistrations(rec, true);
     expect(ctx.subscriptions.length).toBeGreaterThan(10);
     for (const s of ctx.subscriptions) s.dispose();
     console.log(`activation cost: bundle evaluation ${evalMs.toFixed(1)} ms, activate() ${activateMs.toFixed(1)} ms, ${readFileSync(DESKTOP).length} bytes`);
@@ -149,13 +152,14 @@ describe('the web bundle', () => {
     const { ext, context } = loadWeb(api);
     for (const g of ['process', 'Buffer', 'setImmediate', 'global']) expect(vm.runInContext(`typeof ${g}`, context), g).not.toBe('function');
     ext.activate(makeContext());
-    checkRegistrations(rec);
+    checkRegistrations(rec, false);
   });
 
   test('F5 with no launch.json resolves to the active trace', () => {
     const { api, rec } = makeVscode();
     (api as { window: unknown }).window = {
       createOutputChannel: () => ({ appendLine() {}, show() {}, dispose() {} }),
+      onDidChangeActiveTextEditor: () => ({ dispose() {} }),
       activeTextEditor: { document: { uri: { scheme: 'file', fsPath: '/w/demand-fault.mmutrace', path: '/w/demand-fault.mmutrace' }, languageId: 'mmutrace' } },
     };
     loadWeb(api).ext.activate(makeContext());

@@ -9,6 +9,9 @@ export interface Recorded {
   adapterFactories: Map<string, { createDebugAdapterDescriptor: (session: unknown) => unknown }>;
   /** The adapters handed to DebugAdapterInlineImplementation. */
   inlineAdapters: unknown[];
+  /** The ids of the test controllers made (vscode.tests) and the task types provided (vscode.tasks). */
+  testControllers: string[];
+  taskProviders: string[];
 }
 
 function deepStub(path: string): unknown {
@@ -60,13 +63,15 @@ const API_NAMES = [
   'EventEmitter', 'FileSystemError', 'FoldingRange', 'FoldingRangeKind', 'Hover', 'InlineValueText', 'Location',
   'MarkdownString', 'Position', 'Range', 'SymbolKind', 'Uri', 'ViewColumn', 'WorkspaceEdit', 'commands', 'debug',
   'languages', 'window', 'workspace',
+  // The Testing view and the tasks.
+  'TestMessage', 'TestRunProfileKind', 'SourceBreakpoint', 'ProcessExecution', 'Task', 'TaskGroup', 'TaskScope', 'TaskRevealKind', 'RelativePattern',
   // What vscode-languageclient extends or reads when its module loads.
   'CallHierarchyItem', 'CancellationError', 'Disposable', 'DocumentLink', 'InlayHint', 'SymbolInformation', 'TypeHierarchyItem',
   'CompletionItemTag', 'DiagnosticTag', 'SymbolTag', 'FileType', 'LogLevel', 'ProgressLocation', 'SnippetString', 'TextEdit',
 ];
 
 export function makeVscode(files: Record<string, string> = {}): { api: unknown; rec: Recorded } {
-  const rec: Recorded = { commands: [], registrations: [], debugConfigProviders: new Map(), adapterFactories: new Map(), inlineAdapters: [] };
+  const rec: Recorded = { commands: [], registrations: [], debugConfigProviders: new Map(), adapterFactories: new Map(), inlineAdapters: [], testControllers: [], taskProviders: [] };
   const disposable = { dispose() {} };
   const registering = (name: string) => () => {
     rec.registrations.push(name);
@@ -125,6 +130,18 @@ export function makeVscode(files: Record<string, string> = {}): { api: unknown; 
       } as Record<string, unknown>,
       { get: (t, p: string) => t[p] ?? (() => disposable) },
     ),
+    tests: {
+      createTestController: (id: string) => {
+        rec.testControllers.push(id);
+        return deepStub(`tests.controller(${id})`);
+      },
+    },
+    tasks: {
+      registerTaskProvider: (type: string) => {
+        rec.taskProviders.push(type);
+        return disposable;
+      },
+    },
     FileType: { Unknown: 0, File: 1, Directory: 2, SymbolicLink: 64 },
     // The language client reports a server that cannot start with a message (thenable).
     window: new Proxy(
