@@ -14,6 +14,7 @@ const entries = [
   { in: 'bench/mem.ts', out: 'dist/bench-mem.js' },
   { in: 'fuzz/fuzz.ts', out: 'dist/fuzz.js' },
   { in: 'bench/record.ts', out: 'dist/bench-record.js' },
+  { in: 'bench/activation.ts', out: 'dist/bench-activation.js' },
 ];
 const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
 const define = { MMUTRACE_VERSION: JSON.stringify(pkg.version) };

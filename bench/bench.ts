@@ -194,6 +194,8 @@ async function main(): Promise<void> {
   console.log(formatLargeShadow(benchLargeShadow()));
   // Lackey conversion (mmutrace record / import lackey): in a process of its own, for its peak memory.
   spawnSync(process.execPath, ['--expose-gc', join(__dirname, 'bench-record.js')], { stdio: 'inherit' });
+  // The extension's activation (bundle evaluation and activate()), in a process of its own.
+  spawnSync(process.execPath, [join(__dirname, 'bench-activation.js')], { stdio: 'inherit' });
 }
 
 main().then(

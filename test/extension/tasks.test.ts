@@ -25,11 +25,15 @@ interface Problem {
   message: string;
   /** What VS Code shows: the severity group, else the matcher's default. */
   severity: string;
+  /** The policy (the marker's code: VS Code merges problems of one place with the same code, whatever their message). */
+  code?: string;
 }
 function match(line: string): Problem | null {
   const m = re.exec(line);
   if (!m) return null;
-  return { file: m[pattern.file]!, line: Number(m[pattern.line]), column: Number(m[pattern.column]), message: m[pattern.message]!, severity: m[pattern.severity] ?? matcher.severity };
+  const p: Problem = { file: m[pattern.file]!, line: Number(m[pattern.line]), column: Number(m[pattern.column]), message: m[pattern.message]!, severity: m[pattern.severity] ?? matcher.severity };
+  if (m[pattern.code] !== undefined) p.code = m[pattern.code];
+  return p;
 }
 
 let dir: string;
@@ -66,7 +70,8 @@ describe('the $mmutrace problem matcher on the CLI output', () => {
     const got = lines(r.stderr).map(match);
     expect(got).toHaveLength(4);
     for (const [i, p] of ['zap', 'update', 'access', 'tdp'].entries()) {
-      expect(got[i]).toMatchObject({ file: 'expect-fail.mmutrace', line: 7, column: 8, severity: 'error' });
+      // Four problems at one place: distinct only by their code, the policy.
+      expect(got[i]).toMatchObject({ file: 'expect-fail.mmutrace', line: 7, column: 8, severity: 'error', code: p });
       expect(got[i]!.message).toMatch(new RegExp(`^expect failed \\[${p}\\]: last\\.exits == 2 — left 0x[15] \\(last\\.exits\\), right 0x2$`));
     }
   });
@@ -92,7 +97,7 @@ describe('the $mmutrace problem matcher on the CLI output', () => {
     const r = cli(['check', 'warn.mmutrace', '--policy', 'all']);
     const got = lines(r.stderr).map(match);
     expect(got[0]).toMatchObject({ line: 3, column: 27, severity: 'warning', message: 'warning: flag `P` given twice (remove the second one)' });
-    expect(got.slice(1)).toEqual([{ file: 'warn.mmutrace', line: 5, column: 8, severity: 'error', message: 'expect failed [tdp]: last.exits == 1 — left 0x5 (last.exits), right 0x1' }]);
+    expect(got.slice(1)).toEqual([{ file: 'warn.mmutrace', line: 5, column: 8, severity: 'error', code: 'tdp', message: 'expect failed [tdp]: last.exits == 1 — left 0x5 (last.exits), right 0x1' }]);
   });
 
   test('audit violations (with the check number), livelocks and hangs', () => {
@@ -100,11 +105,13 @@ describe('the $mmutrace problem matcher on the CLI output', () => {
     expect(audit.length).toBeGreaterThan(0);
     for (const p of audit) expect(p).toMatchObject({ file: 'flaw2-shared-role.mmutrace', line: 20, column: 1, severity: 'error', message: expect.stringMatching(/^audit violation \(check 3\): .*known flaw 2/) });
     const live = lines(cli(['check', 'livelock-self-map.mmutrace', '--policy', 'all']).stderr).map(match);
-    expect(live.map((p) => p && [p.line, p.message.slice(0, p.message.indexOf(':'))])).toEqual([
-      [20, 'livelock [zap]'],
-      [20, 'livelock [update]'],
-      [20, 'livelock [access]'],
+    expect(live.map((p) => p && [p.line, p.code, p.message.slice(0, p.message.indexOf(':'))])).toEqual([
+      [20, 'zap', 'livelock [zap]'],
+      [20, 'update', 'livelock [update]'],
+      [20, 'access', 'livelock [access]'],
     ]);
+    const auditAll = lines(cli(['check', 'flaw2-shared-role.mmutrace', '--policy', 'all', '--audit']).stderr).map(match);
+    expect(auditAll.every((p) => p && /^audit violation \[(zap|update|access|tdp)\] \(check \d+\): /.test(p.message) && p.message.includes(`[${p.code}]`))).toBe(true);
     const hang = lines(cli(['check', 'hang.mmutrace', '--policy', 'update']).stderr).map(match);
     expect(hang).toEqual([expect.objectContaining({ line: 7, column: 1, severity: 'error', message: expect.stringMatching(/^hang: kvm_mmu_free_some_pages would loop forever/) })]);
   });

@@ -8,5 +8,8 @@ import s6 from './06-debug-console.mjs';
 import s7 from './07-compare.mjs';
 import s8 from './08-mmu-map.mjs';
 import s9 from './09-mmu-map-large.mjs';
+import s10 from './10-testing-view.mjs';
+import s11 from './11-task-problems.mjs';
+import s12 from './12-walkthrough.mjs';
 
-export const SCENARIOS = [s1, s2, s3, s4, s5, s6, s7, s8, s9];
+export const SCENARIOS = [s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12];
