@@ -2,7 +2,7 @@
 // bundle's evaluation and `activate()`, against a stand-in `vscode` (the one
 // of test/extension/bundle.test.ts). Given another bundle
 // (`node dist/bench-activation.js OTHER/extension.js`, e.g. main's), both are
-// measured alternately in this process, side by side, medians of 15.
+// measured alternately in this process, side by side, medians of 21.
 
 import { readFileSync } from 'node:fs';
 import { builtinModules, createRequire } from 'node:module';
@@ -10,7 +10,7 @@ import { dirname, resolve } from 'node:path';
 import { makeContext, makeVscode } from '../test/extension/vscode-stub';
 
 const BUILTINS = new Set(builtinModules);
-const RUNS = 15;
+const RUNS = 21;
 
 function once(file: string, code: string): { evalMs: number; activateMs: number } {
   const { api } = makeVscode();
@@ -43,11 +43,14 @@ function main(): void {
   const codes = files.map((f) => readFileSync(f, 'utf8'));
   const got = files.map(() => ({ evalMs: [] as number[], activateMs: [] as number[] }));
   for (let r = 0; r < RUNS; r++) {
-    files.forEach((f, i) => {
-      const x = once(f, codes[i]!);
+    // Each round in the other order, so that neither bundle always runs on a warmer process.
+    const order = files.map((_, i) => i);
+    if (r % 2) order.reverse();
+    for (const i of order) {
+      const x = once(files[i]!, codes[i]!);
       got[i]!.evalMs.push(x.evalMs);
       got[i]!.activateMs.push(x.activateMs);
-    });
+    }
   }
   console.log(`extension activation (medians of ${RUNS}, alternating):`);
   files.forEach((f, i) => {

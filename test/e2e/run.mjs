@@ -155,6 +155,7 @@ const DOCS = [
   ['07-compare-policies', 'compare-policies.png'],
   ['08-mmu-map-update', 'mmu-map-update.png'],
   ['08-mmu-map-zap-refault', 'mmu-map-zap.png'],
+  ['10-testing-failure', 'testing-view.png'],
 ];
 
 // ---------------------------------------------------------------------------

@@ -279,6 +279,8 @@ export function registerTesting(context: vscode.ExtensionContext): void {
       try {
         const done = await execute(run, request, token);
         if (token.isCancellationRequested || done.length === 0) return;
+        // In the tree's order (the file's policies zap, update, access, tdp), whatever order the request listed them in.
+        done.sort((a, b) => Number(a.pol.sortText ?? 0) - Number(b.pol.sortText ?? 0));
         const failing = done.find((d) => d.outcome && (d.outcome.error || d.outcome.incidents.length || [...d.outcome.expects.values()].some((e) => !e.passed)));
         const target = failing ?? done[0]!;
         const d = data.get(target.pol)!;

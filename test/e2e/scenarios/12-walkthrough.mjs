@@ -58,7 +58,7 @@ export default {
     const run = step('Run it').locator('a, .button-link', { hasText: 'Run Trace' }).first();
     await run.waitFor({ timeout: 10000 });
     await run.click();
-    await wb.expect('Run Trace from the walkthrough runs the example (the output channel shows its summary)', async () => /demand-fault\.mmutrace: 4 events/.test(norm(await p.locator('.part.panel').innerText().catch(() => ''))), {
+    await wb.expect('Run Trace from the walkthrough runs the example (the output channel shows its summary: 4 events, mode 64, policy update)', async () => /: 4 events, mode 64, policy update/.test(norm(await p.locator('.part.panel').innerText().catch(() => ''))), {
       seen: async () => norm(await p.locator('.part.panel').innerText().catch(() => '(no panel)')).slice(0, 500),
     });
     await reopen();
