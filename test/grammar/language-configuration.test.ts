@@ -49,7 +49,8 @@ test('the debugger declares a schema for every launch attribute', () => {
   for (const p of Object.values(props) as { type: string; description: string }[]) expect(p.description.length).toBeGreaterThan(10);
   expect(d.initialConfigurations[0]).toMatchObject({ type: 'mmutrace', request: 'launch', program: '${file}' });
   expect(d.configurationSnippets.length).toBeGreaterThan(0);
-  expect(pkg.activationEvents).toEqual(['onLanguage:mmutrace', 'onDebugResolve:mmutrace', 'onWebviewPanel:mmutrace.mmuMap']);
+  // Also a workspace with traces (the Testing view lists their tests) and a task of type mmutrace (its provider).
+  expect(pkg.activationEvents).toEqual(['onLanguage:mmutrace', 'onDebugResolve:mmutrace', 'onWebviewPanel:mmutrace.mmuMap', 'workspaceContains:**/*.mmutrace', 'onTaskType:mmutrace']);
   expect(pkg.capabilities.untrustedWorkspaces.supported).toBe(true);
   expect(pkg.capabilities.virtualWorkspaces).toBe(true);
 });

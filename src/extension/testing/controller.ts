@@ -23,6 +23,12 @@ interface ItemData {
 
 const GLOB = '**/*.mmutrace';
 const DEBOUNCE_MS = 300;
+/**
+ * Discovery reads a file of the workspace whole: a larger one (a recording,
+ * not a file of tests) is not read, and has no tests until it is opened in an
+ * editor (README, "The Testing view").
+ */
+const DISCOVERY_MAX_BYTES = 64 * 1024 * 1024;
 
 function baseName(uri: vscode.Uri): string {
   return uri.path.slice(uri.path.lastIndexOf('/') + 1);
@@ -39,13 +45,13 @@ export function registerTesting(context: vscode.ExtensionContext): void {
   context.subscriptions.push(ctrl);
   const data = new WeakMap<vscode.TestItem, ItemData>();
 
-  /** The open document's text (unsaved edits included), else the file's. */
-  async function textOf(uri: vscode.Uri): Promise<string | undefined> {
+  /** The open document's text (unsaved edits included), else the file's (up to `max` bytes). */
+  async function textOf(uri: vscode.Uri, max = MAX_TRACE_BYTES): Promise<string | undefined> {
     const open = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString());
     if (open) return open.getText();
     try {
       const st = await vscode.workspace.fs.stat(uri);
-      if (st.size > MAX_TRACE_BYTES) return undefined;
+      if (st.size > max) return undefined;
       return new TextDecoder('utf-8').decode(await vscode.workspace.fs.readFile(uri));
     } catch {
       return undefined;
@@ -117,12 +123,12 @@ export function registerTesting(context: vscode.ExtensionContext): void {
     const watcher = vscode.workspace.createFileSystemWatcher(GLOB);
     context.subscriptions.push(
       watcher,
-      watcher.onDidCreate(async (u) => update(u, await textOf(u))),
-      watcher.onDidChange(async (u) => update(u, await textOf(u))),
+      watcher.onDidCreate(async (u) => update(u, await textOf(u, DISCOVERY_MAX_BYTES))),
+      watcher.onDidChange(async (u) => update(u, await textOf(u, DISCOVERY_MAX_BYTES))),
       watcher.onDidDelete((u) => ctrl.items.delete(u.toString())),
     );
     const files = await vscode.workspace.findFiles(GLOB, '**/node_modules/**');
-    await Promise.all(files.map(async (u) => update(u, await textOf(u))));
+    await Promise.all(files.map(async (u) => update(u, await textOf(u, DISCOVERY_MAX_BYTES))));
   };
   ctrl.refreshHandler = async () => {
     const files = await vscode.workspace.findFiles(GLOB, '**/node_modules/**');
@@ -130,7 +136,7 @@ export function registerTesting(context: vscode.ExtensionContext): void {
     ctrl.items.forEach((it) => {
       if (!seen.has(it.id)) ctrl.items.delete(it.id);
     });
-    await Promise.all(files.map(async (u) => update(u, await textOf(u))));
+    await Promise.all(files.map(async (u) => update(u, await textOf(u, DISCOVERY_MAX_BYTES))));
   };
 
   /** What a request asks for: per file, the policies, and for each the expect lines (undefined: all). */
@@ -207,6 +213,8 @@ export function registerTesting(context: vscode.ExtensionContext): void {
         continue;
       }
       for (const [pol, exps] of pols) {
+        // A turn of the event loop between two replays: the extension host stays responsive through a long run.
+        await new Promise((r) => setTimeout(r, 0));
         if (token.isCancellationRequested) break;
         run.started(pol);
         const policy = data.get(pol)!.policy!;
