@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { taskArgs, taskName } from '../../src/extension/tasks/args';
+import { TASK_LINGER_MS, TASK_WRAPPER, taskArgs, taskName } from '../../src/extension/tasks/args';
 
 const ROOT = resolve(__dirname, '../..');
 const CLI = resolve(ROOT, 'dist/cli.js');
@@ -122,6 +122,21 @@ describe('the $mmutrace problem matcher on the CLI output', () => {
     const ok = cli(['check', 'livelock-self-map.mmutrace', '--policy', 'tdp']);
     expect(lines(ok.stdout)).toEqual(['livelock-self-map.mmutrace: ok (tdp)']);
     for (const l of [...lines(ok.stdout), ...lines(cli(['check', '--nope']).stderr), ...lines(cli(['run', 'expect-fail.mmutrace']).stdout)]) expect(match(l), l).toBeNull();
+  });
+});
+
+describe('what a task runs: node -e TASK_WRAPPER dist/cli.js ARGS', () => {
+  test('the CLI with its arguments, output and exit status, then a pause before the exit (the problem matcher stops 100 ms after it)', () => {
+    const t0 = performance.now();
+    const r = spawnSync(process.execPath, ['-e', TASK_WRAPPER, CLI, 'check', 'expect-fail.mmutrace', '--policy', 'all'], { cwd: dir, encoding: 'utf8' });
+    const ms = performance.now() - t0;
+    expect(r.status).toBe(1);
+    expect(lines(r.stderr).map((l) => match(l)?.code)).toEqual(['zap', 'update', 'access', 'tdp']);
+    expect(ms).toBeGreaterThanOrEqual(TASK_LINGER_MS);
+    // The same wrapper for the other commands: run prints its summary, a usage error exits 2.
+    const run = spawnSync(process.execPath, ['-e', TASK_WRAPPER, CLI, 'run', 'expect-fail.mmutrace', '--policy', 'zap', '--json'], { cwd: dir, encoding: 'utf8' });
+    expect(JSON.parse(run.stdout)).toMatchObject({ policy: 'zap', expectations: { passed: 1, failed: 1 } });
+    expect(spawnSync(process.execPath, ['-e', TASK_WRAPPER, CLI, 'run'], { cwd: dir, encoding: 'utf8' }).status).toBe(2);
   });
 });
 

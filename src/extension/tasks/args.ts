@@ -3,6 +3,23 @@
 // cli.md), or a message naming what is wrong with it.
 
 export const TASK_TYPE = 'mmutrace';
+
+/**
+ * How long a task's process stays after its work, in ms. VS Code stops a
+ * task's problem matcher 100 ms after the process exits, and lines the
+ * terminal has not delivered by then are lost (seen in code-server under
+ * load: one problem of four). The CLI's lines then all reach the matcher.
+ */
+export const TASK_LINGER_MS = 1000;
+
+/**
+ * What the task runs: `node -e WRAPPER CLI ARGS...`. The wrapper loads the
+ * bundled CLI (dist/cli.js, whose own start is for `node dist/cli.js` only),
+ * runs it with `process.argv` as `node CLI ARGS...` would have it, and once
+ * the command's work is done (the event loop empty: `record` is
+ * asynchronous) waits TASK_LINGER_MS before the exit, its status the CLI's.
+ */
+export const TASK_WRAPPER = `const m = require(process.argv[1]); let held = false; process.on('beforeExit', () => { if (!held) { held = true; setTimeout(() => {}, ${TASK_LINGER_MS}); } }); m.cli();`;
 const POLICIES = ['zap', 'update', 'access', 'tdp'];
 const MODES = ['64', 'pae', '32'];
 

@@ -1,12 +1,12 @@
 // The `mmutrace` tasks (desktop only: they run a process): a TaskProvider
 // that offers check / run / compare for the workspace and the open trace, and
 // runs any `mmutrace` task of tasks.json with the extension's bundled CLI
-// (node dist/cli.js: the editor's own Node, ELECTRON_RUN_AS_NODE on the
-// desktop). Their output goes through the `$mmutrace` problem matcher
+// (dist/cli.js through args.ts's TASK_WRAPPER: the editor's own Node,
+// ELECTRON_RUN_AS_NODE on the desktop). Their output goes through the `$mmutrace` problem matcher
 // (package.json) into the Problems view.
 
 import * as vscode from 'vscode';
-import { TASK_TYPE, taskArgs, taskName, type MmutraceTaskDefinition } from './args';
+import { TASK_TYPE, TASK_WRAPPER, taskArgs, taskName, type MmutraceTaskDefinition } from './args';
 
 const MATCHER = '$mmutrace';
 
@@ -23,7 +23,7 @@ export function registerTasks(context: vscode.ExtensionContext): void {
             env: { ELECTRON_RUN_AS_NODE: '1' },
             ...(cwd ? { cwd } : {}),
           })
-        : new vscode.ProcessExecution(process.execPath, [cli, ...r.args], { env: { ELECTRON_RUN_AS_NODE: '1' }, ...(cwd ? { cwd } : {}) });
+        : new vscode.ProcessExecution(process.execPath, ['-e', TASK_WRAPPER, cli, ...r.args], { env: { ELECTRON_RUN_AS_NODE: '1' }, ...(cwd ? { cwd } : {}) });
     const task = new vscode.Task(def, scope, name, 'mmutrace', exec, def.command === 'record' ? [] : [MATCHER]);
     if (def.command === 'check') task.group = vscode.TaskGroup.Test;
     task.presentationOptions = { reveal: vscode.TaskRevealKind.Always, clear: true };

@@ -24,19 +24,36 @@ export default {
       JSON.stringify({ version: '2.0.0', tasks: [{ type: 'mmutrace', command: 'check', file: 'expect-fail.mmutrace', policy: 'all', label: LABEL, problemMatcher: ['$mmutrace'] }] }, null, 2),
     );
     try {
-      await wb.runCommand('Tasks: Run Task');
       const row = p.locator('.quick-input-list .monaco-list-row', { hasText: LABEL }).first();
-      await wb.expect(`Run Task offers "${LABEL}" from tasks.json`, async () => (await row.count()) > 0, {
+      // A tasks.json just written reaches the task list once VS Code's file watcher has seen it: asked again until then.
+      let asked = 0;
+      await wb.expect(`Run Task offers "${LABEL}" from tasks.json`, async () => {
+        if ((await row.count()) > 0) return true;
+        if (asked++ % 10 === 0) {
+          await p.keyboard.press('Escape');
+          await wb.runCommand('Tasks: Run Task');
+        }
+        return false;
+      }, {
+        timeoutMs: 45000,
         seen: async () => (await p.locator('.quick-input-list .monaco-list-row').allInnerTexts()).join(' | '),
       });
       await row.click();
       // VS Code may ask whether to scan the output: the task names its matcher, so it should not.
       const problems = await wb.openProblems();
       const text = async () => norm(await problems.innerText());
+      // On a failure, what the task's terminal showed too (its rows as xterm rendered them).
+      const seenAll = async () => {
+        const problemsText = await text();
+        await wb.runCommand('Terminal: Focus Terminal', { optional: true });
+        const term = norm(await p.locator('.terminal-wrapper .xterm-rows').first().innerText({ timeout: 3000 }).catch(() => '(no terminal)'));
+        await wb.openProblems();
+        return `${problemsText}\n--- terminal:\n${term}`;
+      };
       await wb.expect('the Problems view lists the failed expect under each of the four policies', async () => {
         const t = await text();
         return ['zap', 'update', 'access', 'tdp'].every((pol) => t.includes(`expect failed [${pol}]: last.exits == 2`));
-      }, { timeoutMs: 60000, seen: text, missing: 'the $mmutrace problem matcher' });
+      }, { timeoutMs: 60000, seen: seenAll, missing: 'the $mmutrace problem matcher' });
       await wb.expect('… under expect-fail.mmutrace, at line 7, column 8', async () => /expect-fail\.mmutrace/.test(await text()) && /\[Ln 7, Col 8\]/.test(await text()), { seen: text });
       await wb.expect('… with both sides: left 0x1 under zap, left 0x5 under tdp', async () => /left 0x1 \(last\.exits\), right 0x2/.test(await text()) && /left 0x5 \(last\.exits\), right 0x2/.test(await text()), { seen: text });
       await wb.shot('11-task-problems');
