@@ -39,6 +39,8 @@ export abstract class RuntimeLoad {
   protected bgTimer: NodeJS.Immediate | null = null;
   protected runToken = 0;
   protected pauseRequested = false;
+  /** The pause asked for is a cancel of the run's progress. */
+  protected cancelRequested = false;
   protected loadProgressShown = false;
   protected lastProgress = 0;
   protected failedLate = false;

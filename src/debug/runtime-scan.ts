@@ -1,10 +1,17 @@
 // The debugger runtime, part 4 of 5: running in time slices (so that pause
 // and other requests get through), scanning forwards row by row for the
-// next stop and backwards checkpoint by checkpoint for the last one.
+// next stop and backwards checkpoint by checkpoint for the last one, and
+// long seeks (goto, step back) in slices too; each shows cancellable
+// progress when it takes long.
 
 import { Op } from '../trace';
 import { RuntimeChecks } from './runtime-checks';
-import { SLICE_MS, type ForwardContext, type ForwardOptions, type Point, type Position, type ReverseContext, type ScanResult, type StopInfo } from './runtime-types';
+import type { SeekJob } from './timeline';
+import { SLICE_MS, type ForwardContext, type ForwardOptions, type Point, type Position, type ReverseContext, type ScanResult, type StopInfo, type StopReason } from './runtime-types';
+
+/** A run or seek shows progress once it has taken this long (ms), and updates it at most this often. */
+const PROGRESS_AFTER_MS = 200;
+const PROGRESS_EVERY_MS = 100;
 
 export abstract class RuntimeScan extends RuntimeChecks {
   // ---------------------------------------------------------------------------
@@ -13,31 +20,126 @@ export abstract class RuntimeScan extends RuntimeChecks {
   protected runAsync(dir: 'forward' | 'reverse', opts: ForwardOptions): void {
     this.state = 'running';
     this.pauseRequested = false;
+    this.cancelRequested = false;
     this.exitLogCount = 0;
     this.exitLogSuppressed = 0;
     const token = ++this.runToken;
     const ctx = dir === 'forward' ? this.forwardContext(opts) : this.reverseContext();
+    const startKey = dir === 'reverse' ? (ctx as ReverseContext).limitKey : 0;
+    const progress = this.runProgress(dir === 'forward' ? 'Running' : 'Running backwards');
     const tick = (): void => {
       if (token !== this.runToken) return;
       try {
         const deadline = performance.now() + SLICE_MS * 4;
         const res = dir === 'forward' ? this.forwardSlice(ctx as ForwardContext, deadline) : this.reverseSlice(ctx as ReverseContext, deadline);
         if (res.kind === 'stop') {
+          progress.end();
           this.stopAt(res.pos, res.stop);
           return;
         }
         if (this.pauseRequested) {
-          this.pauseRequested = false;
+          progress.end();
           const pos = dir === 'forward' ? this.positionHere() : this.pauseReverse(ctx as ReverseContext);
-          this.stopAt(pos, { reason: 'pause', description: 'Paused', vcpu: this.machine.current, hitBreakpointIds: [] });
+          this.stopAt(pos, this.pauseStop());
           return;
+        }
+        if (dir === 'forward') {
+          const total = this.parseDone ? this.program.events.count : 0;
+          progress.update(`at line ${this.lineOfRow(this.timeline.pos)}`, total ? (100 * this.timeline.pos) / total : undefined);
+        } else {
+          const key = (ctx as ReverseContext).limitKey;
+          progress.update(`at line ${this.lineOfRow(Math.floor(key / 2))}`, startKey ? 100 * (1 - key / startKey) : undefined);
         }
         setImmediate(tick);
       } catch (e) {
+        progress.end();
         this.internalError(e);
       }
     };
     setImmediate(tick);
+  }
+
+  /**
+   * Moves to `to` (a `before` or `after` position, far away maybe: a goto, a
+   * step back) in time slices like a run, then stops there with `reason`.
+   * A pause (or a cancel of its progress) stops it where it is when it goes
+   * forwards, at the next event row; disconnect and terminate end it at once.
+   */
+  protected seekAsync(to: Position, reason: StopReason, description: () => string, progressText: string): void {
+    this.state = 'running';
+    this.pauseRequested = false;
+    this.cancelRequested = false;
+    const token = ++this.runToken;
+    const tl = this.timeline;
+    const target = to.kind === 'after' ? to.row + 1 : to.row;
+    const from = tl.pos;
+    const forward = target >= from;
+    let job: SeekJob | null = null;
+    const progress = this.runProgress(progressText);
+    const tick = (): void => {
+      if (token !== this.runToken) return;
+      try {
+        job ??= tl.startSeek(target);
+        const done = job.run(performance.now() + SLICE_MS * 4);
+        if (done) {
+          progress.end();
+          this.moveTo(to);
+          this.stopAt(this.position, { reason, description: description(), vcpu: this.machine.current, hitBreakpointIds: [] });
+          return;
+        }
+        // Backwards, the seek re-runs at most the rows from a checkpoint to the target: a pause waits for it.
+        if (this.pauseRequested && forward) {
+          progress.end();
+          this.stopAt(this.positionHere(), this.pauseStop());
+          return;
+        }
+        progress.update(`at line ${this.lineOfRow(tl.pos)}`, forward && target > from ? (100 * (tl.pos - from)) / (target - from) : undefined);
+        setImmediate(tick);
+      } catch (e) {
+        progress.end();
+        this.internalError(e);
+      }
+    };
+    setImmediate(tick);
+  }
+
+  /** The stop of a pause, or of a cancel of the run's progress. */
+  private pauseStop(): StopInfo {
+    const cancelled = this.cancelRequested;
+    this.pauseRequested = this.cancelRequested = false;
+    return { reason: 'pause', description: cancelled ? 'Cancelled' : 'Paused', vcpu: this.machine.current, hitBreakpointIds: [] };
+  }
+
+  /**
+   * The progress of a run or seek: shown (on the host's `run` channel,
+   * cancellable) once it has taken PROGRESS_AFTER_MS, updated at most every
+   * PROGRESS_EVERY_MS, ended when it stops.
+   */
+  private runProgress(title: string): { update(message: string, percentage?: number): void; end(): void } {
+    const t0 = performance.now();
+    let shown = false;
+    let last = 0;
+    return {
+      update: (message, percentage) => {
+        const now = performance.now();
+        if (now - t0 < PROGRESS_AFTER_MS || now - last < PROGRESS_EVERY_MS) return;
+        const pct = percentage === undefined ? undefined : Math.max(0, Math.min(99, Math.floor(percentage)));
+        this.host.progress(shown ? 'update' : 'start', shown ? message : title, pct, 'run');
+        shown = true;
+        last = now;
+      },
+      end: () => {
+        if (shown) this.host.progress('end', title === 'Running' || title === 'Running backwards' ? 'Stopped' : 'Done', undefined, 'run');
+        shown = false;
+      },
+    };
+  }
+
+  /** Cancels the run or seek in progress (its progress's cancel): it stops like a pause. */
+  cancelRun(): boolean {
+    if (this.state !== 'running') return false;
+    this.pauseRequested = this.cancelRequested = true;
+    return true;
   }
 
   /** The position of the machine as it is (between rows while running forward). */

@@ -101,7 +101,8 @@ export interface RuntimeHost {
   output(category: 'stdout' | 'stderr' | 'console' | 'important', text: string, line?: number): void;
   stopped(stop: StopInfo): void;
   terminated(): void;
-  progress(kind: 'start' | 'update' | 'end', message: string, percentage?: number): void;
+  /** Progress of loading (`load`, not cancellable) or of a run or seek (`run`: its cancel calls cancelRun). */
+  progress(kind: 'start' | 'update' | 'end', message: string, percentage?: number, channel?: 'load' | 'run'): void;
   /** Line breakpoints whose verification changed (the trace finished loading). */
   breakpointsChanged(bps: LineBp[]): void;
   /** Values shown earlier are stale (the other policy's counters got there). */

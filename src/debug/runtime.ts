@@ -169,7 +169,8 @@ export class TraceRuntime extends RuntimeScan {
         desc = 'At the start of the trace';
       } else to = { kind: 'before', row: prev, step: 0 };
     }
-    this.stopLater(to, 'step', desc);
+    if (to.kind === 'before' && to !== p) this.seekAsync(to, 'step', () => desc, `Stepping back to line ${this.lineOfRow(to.row)}`);
+    else this.stopLater(to, 'step', desc);
   }
 
   reverseContinue(): void {
@@ -180,7 +181,8 @@ export class TraceRuntime extends RuntimeScan {
   goto(row: number): void {
     this.requireStopped();
     if (!this.isEventRow(row)) throw new RuntimeError('not an event row');
-    this.stopLater({ kind: 'before', row, step: 0 }, 'goto', `Jumped to line ${this.lineOfRow(row)}`);
+    const line = this.lineOfRow(row);
+    this.seekAsync({ kind: 'before', row, step: 0 }, 'goto', () => `Jumped to line ${line}`, `Going to line ${line}`);
   }
 
   /** Moves to `pos` (re-running what is needed) and reports a stop, after the current request's response. */

@@ -113,7 +113,8 @@ export abstract class SessionBase extends DebugSession {
   protected vars = new Map<number, VarNode>();
   protected nextVarRef = 1;
   protected progressId = 0;
-  protected progressOpen = false;
+  /** The open progress sequence of each channel, by id. */
+  protected readonly progressOpen = new Map<'load' | 'run', string>();
 
   constructor(options?: SessionOptions | boolean, isServer?: boolean) {
     super(typeof options === 'boolean' ? options : undefined, isServer);
@@ -138,7 +139,7 @@ export abstract class SessionBase extends DebugSession {
         this.closeProgress();
         this.sendEvent(new TerminatedEvent());
       },
-      progress: (kind, message, percentage) => this.onProgress(kind, message, percentage),
+      progress: (kind, message, percentage, channel) => this.onProgress(kind, message, percentage, channel),
       breakpointsChanged: (bps) => {
         for (const bp of bps) this.sendEvent(new BreakpointEvent('changed', this.lineBpToDap(bp)));
       },
@@ -197,33 +198,41 @@ export abstract class SessionBase extends DebugSession {
     this.sendEvent(e);
   }
 
-  protected onProgress(kind: 'start' | 'update' | 'end', message: string, percentage?: number): void {
+  /**
+   * Progress events, one sequence open at most per channel: `load` (the
+   * background parse, not cancellable) and `run` (a run or long seek: its
+   * cancel stops it like a pause).
+   */
+  protected onProgress(kind: 'start' | 'update' | 'end', message: string, percentage?: number, channel: 'load' | 'run' = 'load'): void {
     if (!this.clientCaps?.supportsProgressReporting) return;
     if (kind === 'start') {
-      this.closeProgress();
-      const id = `mmutrace-load-${++this.progressId}`;
+      this.closeProgress(channel);
+      const id = `mmutrace-${channel}-${++this.progressId}`;
       const e = new ProgressStartEvent(id, message) as DebugProtocol.ProgressStartEvent;
       e.body.percentage = percentage ?? 0;
-      e.body.cancellable = false;
+      e.body.cancellable = channel === 'run';
       this.sendEvent(e);
-      this.progressOpen = true;
-    } else if (this.progressOpen) {
-      const id = `mmutrace-load-${this.progressId}`;
+      this.progressOpen.set(channel, id);
+    } else {
+      const id = this.progressOpen.get(channel);
+      if (id === undefined) return;
       if (kind === 'update') {
         const e = new ProgressUpdateEvent(id, message) as DebugProtocol.ProgressUpdateEvent;
         if (percentage !== undefined) e.body.percentage = percentage;
         this.sendEvent(e);
       } else {
         this.sendEvent(new ProgressEndEvent(id, message));
-        this.progressOpen = false;
+        this.progressOpen.delete(channel);
       }
     }
   }
 
-  protected closeProgress(): void {
-    if (this.progressOpen) {
-      this.sendEvent(new ProgressEndEvent(`mmutrace-load-${this.progressId}`));
-      this.progressOpen = false;
+  /** Ends the open progress sequence of `channel` (of every channel when none is named). */
+  protected closeProgress(channel?: 'load' | 'run'): void {
+    for (const [c, id] of [...this.progressOpen]) {
+      if (channel !== undefined && c !== channel) continue;
+      this.sendEvent(new ProgressEndEvent(id));
+      this.progressOpen.delete(c);
     }
   }
 

@@ -129,6 +129,8 @@ export class MmuTraceSession extends SessionInspect {
         return undefined;
       case 'goto':
         return this.goto(a);
+      case 'cancel':
+        return this.cancel(a);
       case 'gotoTargets':
         return this.gotoTargets(a);
       case MMU_MAP_REQUEST:
@@ -188,7 +190,7 @@ export class MmuTraceSession extends SessionInspect {
       supportsReadMemoryRequest: true,
       supportsWriteMemoryRequest: false,
       supportsDisassembleRequest: false,
-      supportsCancelRequest: false,
+      supportsCancelRequest: true,
       supportsBreakpointLocationsRequest: true,
       supportsClipboardContext: false,
       supportsSteppingGranularity: false,
@@ -342,6 +344,29 @@ export class MmuTraceSession extends SessionInspect {
     // The machine stands where the session is stopped: the rows before its next row have run.
     const r = this.rt.timeline.effects.lines(start, end, this.rt.timeline.pos);
     return r.truncated ? { lines: r.lines, truncated: true } : { lines: r.lines };
+  }
+
+  /**
+   * `cancel { progressId }` of a run or seek's progress stops it where it is
+   * (a `pause` stop described "Cancelled"); loading cannot be cancelled.
+   * `cancel { requestId }`: every request is answered at once, there is
+   * nothing left to cancel.
+   */
+  private cancel(a: Record<string, unknown>): undefined {
+    if (a.progressId !== undefined) {
+      if (typeof a.progressId !== 'string') throw new UserError('`progressId` must be a string');
+      if (this.progressOpen.get('run') !== a.progressId) {
+        if (this.progressOpen.get('load') === a.progressId) throw new UserError('loading the trace cannot be cancelled');
+        // A run's progress that has just ended (the client's cancel crossed its end): nothing to do.
+        const m = /^mmutrace-run-(\d+)$/.exec(a.progressId);
+        if (m && Number(m[1]) <= this.progressId) return undefined;
+        throw new UserError(`no progress ${JSON.stringify(a.progressId.slice(0, 80))} to cancel`);
+      }
+      this.rt.cancelRun();
+      return undefined;
+    }
+    if (a.requestId !== undefined) optInt(a, 'requestId');
+    return undefined;
   }
 
   private goto(a: Record<string, unknown>): undefined {

@@ -66,6 +66,15 @@ export const TRAIL_GAP = 2048;
 const CHUNK_BITS = 16;
 const CHUNK = 1 << CHUNK_BITS;
 
+/** A seek in parts (Timeline.startSeek). */
+export interface SeekJob {
+  readonly target: number;
+  /** Runs rows until the target (true) or `deadline` (performance.now(), false). */
+  run(deadline: number): boolean;
+  /** The program ended before the target. */
+  ended: boolean;
+}
+
 export class Timeline {
   readonly machine: Machine;
   /** Asked for more rows when the machine runs out (the parser may still be reading the file). Returns false at the real end. */
@@ -364,6 +373,18 @@ export class Timeline {
    * program.
    */
   seek(pos: number): boolean {
+    const job = this.startSeek(pos);
+    job.run(Infinity);
+    return !job.ended;
+  }
+
+  /**
+   * The same seek in parts (the debugger runs long seeks in time slices):
+   * the restore, if any, happens here; `run(deadline)` runs rows until the
+   * machine stands at `pos` (true) or the deadline passes (false). Nothing
+   * else may move the machine between two calls.
+   */
+  startSeek(pos: number): SeekJob {
     const m = this.machine;
     if (pos < m.pos) {
       const t = this.program.events;
@@ -388,7 +409,7 @@ export class Timeline {
    * with `locals`, taking temporary checkpoints every LOCAL_GAP rows from
    * where it starts over the last LOCAL_WINDOW rows before `pos` (and none on the way there).
    */
-  private runTo(pos: number, violationsThen: number, locals: boolean): boolean {
+  private runTo(pos: number, violationsThen: number, locals: boolean): SeekJob {
     const m = this.machine;
     const auditor = m.auditor;
     const quiet = auditor !== null && pos <= this.frontier && violationsThen === auditor.count;
@@ -397,21 +418,33 @@ export class Timeline {
       this.dropLocals(pos);
       nextLocal = m.pos + Math.max(1, Math.ceil((pos - this.localWindow - m.pos) / this.localGap)) * this.localGap;
     }
-    if (quiet) m.auditPaused = true;
-    this.noTrail = true;
-    try {
-      while (m.pos < pos) {
-        if (m.pos === nextLocal) {
-          this.takeLocal();
-          nextLocal += this.localGap;
+    const job: SeekJob = {
+      target: pos,
+      ended: false,
+      run: (deadline) => {
+        if (quiet) m.auditPaused = true;
+        this.noTrail = true;
+        try {
+          let n = 0;
+          while (m.pos < pos) {
+            if (m.pos === nextLocal) {
+              this.takeLocal();
+              nextLocal += this.localGap;
+            }
+            if (!this.stepOne()) {
+              job.ended = true;
+              return true;
+            }
+            if ((++n & 63) === 0 && performance.now() > deadline) return false;
+          }
+        } finally {
+          this.noTrail = false;
+          if (quiet) m.auditPaused = false;
         }
-        if (!this.stepOne()) return false;
-      }
-    } finally {
-      this.noTrail = false;
-      if (quiet) m.auditPaused = false;
-    }
-    return true;
+        return true;
+      },
+    };
+    return job;
   }
 
   /** A snapshot without guest memory (the audit's state comes with it, paused or not). */
