@@ -17,7 +17,8 @@
 
 import { type Expr, type Value } from '../expr';
 import { Machine, MachineError, PAGE_SIZE, POLICY_NAMES, StepRecorder, getPolicy, type HandlerStep } from '../engine';
-import { Op, TraceParser, type Program } from '../trace';
+import { Op, type Program } from '../trace';
+import { TextSource, type TraceSource } from './source';
 import { FILTERS, type FilterId } from './breakpoints';
 import { PolicyTracker } from './compare';
 import { Timeline } from './timeline';
@@ -27,7 +28,7 @@ export abstract class RuntimeLoad {
   state: RuntimeState = 'unloaded';
   programPath = '';
   options: LaunchOptions | null = null;
-  protected parser: TraceParser | null = null;
+  protected parser: TraceSource | null = null;
   program!: Program;
   timeline!: Timeline;
   position: Position = { kind: 'before', row: 0, step: 0 };
@@ -82,35 +83,46 @@ export abstract class RuntimeLoad {
   // Loading
 
   /**
-   * Parses the head of the trace (`text`, read from `opts.program`) and builds
-   * the machine; the rest is parsed in the background. Throws LaunchError.
+   * Parses the head of the trace (`input`: its text, or a source that reads
+   * `opts.program` in parts) and builds the machine; the rest is parsed in
+   * the background. Throws LaunchError: an error in the head fails the launch.
    */
-  load(opts: LaunchOptions, text: string): void {
+  load(opts: LaunchOptions, input: string | TraceSource): void {
     this.cancelBackground();
     this.runToken++;
+    this.parser?.close();
+    this.parser = null;
     const file = opts.program;
-    const parser = new TraceParser(text);
-    parser.parseLines(HEAD_LINES);
-    while (!parser.done && parser.result().program.events.count === 0) parser.parseLines(HEAD_LINES);
-    let r = parser.result();
-    if (r.hasErrors) {
-      parser.parseLines(Infinity);
-      r = parser.result();
-      throw new LaunchError(`${file} does not parse:\n${formatDiagnostics(r.diagnostics)}`);
+    const src = typeof input === 'string' ? new TextSource(input) : input;
+    try {
+      src.parseMore(HEAD_LINES);
+      while (!src.done && !src.hasErrors && src.program.events.count === 0) src.parseMore(HEAD_LINES);
+      if (src.hasErrors) {
+        const f = src.failure();
+        throw new LaunchError(`${file} does not parse:\n${formatDiagnostics(f.diagnostics)}${f.note ? `\n${f.note}` : ''}`);
+      }
+    } catch (e) {
+      src.close();
+      throw e;
     }
-    const policy = opts.policy ?? r.program.policy ?? 'update';
-    if (!getPolicy(policy)) throw new LaunchError(`unknown policy \`${policy}\`; known policies: ${POLICY_NAMES.join(', ')}`);
+    const program = src.program;
+    const policy = opts.policy ?? program.policy ?? 'update';
     let machine: Machine;
     try {
-      machine = new Machine(r.program, { policy, audit: opts.audit ? 'incremental' : false });
+      if (!getPolicy(policy)) throw new LaunchError(`unknown policy \`${policy}\`; known policies: ${POLICY_NAMES.join(', ')}`);
+      machine = new Machine(program, { policy, audit: opts.audit ? 'incremental' : false });
     } catch (e) {
+      src.close();
       if (e instanceof MachineError) throw new LaunchError(e.line ? `${file}:${e.line}:${e.col ?? 1}: error: ${e.message}` : `${file}: error: ${e.message}`);
       throw e;
     }
     this.programPath = file;
     this.options = { ...opts, policy };
-    this.program = r.program;
-    this.parser = parser.done ? null : parser;
+    this.program = program;
+    if (src.done) {
+      src.finish();
+      src.close();
+    } else this.parser = src;
     this.timeline = new Timeline(machine, (n) => this.moreRows(n));
     machine.env.extra.set('exit', () => this.exitValue());
     machine.env.line = () => this.evalLine;
@@ -123,7 +135,7 @@ export abstract class RuntimeLoad {
     this.trackerWanted = -1;
     this.pageTableFrames = null;
     // The setup took its page tables from the pool, a page at a time upward.
-    this.poolStart = Math.floor(r.program.pool / PAGE_SIZE);
+    this.poolStart = Math.floor(program.pool / PAGE_SIZE);
     const image = new Set(machine.mem.frames());
     const roots = new Set(machine.spaceRoots.map((g) => Math.floor(g / PAGE_SIZE)));
     let end = this.poolStart;
@@ -135,7 +147,7 @@ export abstract class RuntimeLoad {
     // Label breakpoints name rows of this program.
     for (const b of this.functionBps) {
       if (b.match || b.compileError !== undefined) continue;
-      const row = r.program.labels.get(b.name.replace(/^@/, ''));
+      const row = program.labels.get(b.name.replace(/^@/, ''));
       b.labelRow = row;
       b.verified = row !== undefined;
     }
@@ -150,7 +162,7 @@ export abstract class RuntimeLoad {
     const p = this.parser;
     if (this.failedLate) return false;
     while (p && !p.done && this.program.events.count < needed) {
-      p.parseLines(5000);
+      p.parseMore(5000);
       if (this.checkLateErrors()) return false;
     }
     if (p && p.done) this.parseFinished();
@@ -159,13 +171,11 @@ export abstract class RuntimeLoad {
 
   protected checkLateErrors(): boolean {
     const p = this.parser;
-    if (!p) return false;
-    const r = p.result();
-    if (!r.hasErrors) return false;
-    p.parseLines(Infinity);
-    const all = p.result();
+    if (!p || !p.hasErrors) return false;
+    const f = p.failure();
+    p.close();
     this.failedLate = true;
-    this.lateDiagnostics = `${this.programPath} does not parse:\n${formatDiagnostics(all.diagnostics)}\n`;
+    this.lateDiagnostics = `${this.programPath} does not parse:\n${formatDiagnostics(f.diagnostics)}${f.note ? `\n${f.note}` : ''}\n`;
     this.parser = null;
     if (this.loadProgressShown) this.host.progress('end', 'The trace does not parse');
     // The session ends at a stop, never before one (README, the debugger, item 11): found while
@@ -179,7 +189,8 @@ export abstract class RuntimeLoad {
 
   protected parseFinished(): void {
     if (!this.parser) return;
-    this.parser.result();
+    this.parser.finish();
+    this.parser.close();
     this.parser = null;
     if (this.loadProgressShown) {
       this.host.progress('end', `Loaded ${this.program.lineCount} lines`);
@@ -210,14 +221,13 @@ export abstract class RuntimeLoad {
         this.lastProgress = performance.now();
       }
       while (!p.done && performance.now() < deadline) {
-        p.parseLines(5000);
+        p.parseMore(5000);
         if (this.checkLateErrors()) return;
       }
       if (p.done) this.parseFinished();
       else if (performance.now() - this.lastProgress > 100) {
         this.lastProgress = performance.now();
-        const total = p.totalLines || 1;
-        this.host.progress('update', `${p.linesParsed} of ${total} lines`, Math.min(99, Math.floor((100 * p.linesParsed) / total)));
+        this.host.progress('update', p.progressText, Math.min(99, Math.floor(100 * p.fraction)));
       }
     } else if (this.state !== 'running' && this.trackerWanted >= 0) {
       let reached = true;
@@ -275,7 +285,7 @@ export abstract class RuntimeLoad {
   protected moreRowsToLine(line: number): void {
     const p = this.parser;
     while (p && !p.done && p.linesParsed < line) {
-      p.parseLines(5000);
+      p.parseMore(5000);
       if (this.checkLateErrors()) return;
     }
     if (p && p.done) this.parseFinished();

@@ -61,6 +61,7 @@ export class TraceRuntime extends RuntimeScan {
     this.runToken++;
     this.cancelBackground();
     this.state = 'terminated';
+    this.parser?.close();
     this.parser = null;
   }
 

@@ -1,0 +1,76 @@
+// Where the debugger's rows come from: a trace parsed in parts (its head
+// before the first stop, the rest in background slices or when the machine
+// runs out of rows). Two kinds: a text already in memory (the web build, the
+// tests and benchmarks: TextSource), and a file read in chunks
+// (filesource.ts: the adapter on Node, so that a trace of any size is never
+// one string). The runtime (runtime-load.ts) sees only this interface.
+
+import { TraceParser, type Diagnostic, type Program } from '../trace';
+
+export interface TraceSource {
+  /** The program so far: its events grow as the parse goes on (the same object throughout). */
+  readonly program: Program;
+  readonly done: boolean;
+  readonly linesParsed: number;
+  /** How far the parse has come, 0 to 1. */
+  readonly fraction: number;
+  /** What the progress says: "N of M lines", "N lines, X of Y MB". */
+  readonly progressText: string;
+  /** A parse error has been found so far. */
+  readonly hasErrors: boolean;
+  /** Parses about `lines` more lines (at least one, unless done). */
+  parseMore(lines: number): void;
+  /** Ends the parse (the program keeps what it has) and gives every diagnostic so far, with what was not checked. */
+  failure(): { diagnostics: Diagnostic[]; note?: string };
+  /** The parse is complete: final touches to the program (its line count). */
+  finish(): void;
+  /** Releases the file, if any. */
+  close(): void;
+}
+
+/** A trace whose text is in memory. */
+export class TextSource implements TraceSource {
+  private readonly p: TraceParser;
+  readonly program: Program;
+
+  constructor(text: string) {
+    this.p = new TraceParser(text);
+    this.program = this.p.result().program;
+  }
+
+  get done(): boolean {
+    return this.p.done;
+  }
+
+  get linesParsed(): number {
+    return this.p.linesParsed;
+  }
+
+  get fraction(): number {
+    return this.p.linesParsed / (this.p.totalLines || 1);
+  }
+
+  get progressText(): string {
+    return `${this.p.linesParsed} of ${this.p.totalLines || 1} lines`;
+  }
+
+  get hasErrors(): boolean {
+    return this.p.result().hasErrors;
+  }
+
+  parseMore(lines: number): void {
+    this.p.parseLines(lines);
+  }
+
+  failure(): { diagnostics: Diagnostic[]; note?: string } {
+    // The text is in memory already: every diagnostic of it.
+    this.p.parseLines(Infinity);
+    return { diagnostics: this.p.result().diagnostics };
+  }
+
+  finish(): void {
+    this.p.result();
+  }
+
+  close(): void {}
+}
