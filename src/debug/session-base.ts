@@ -22,9 +22,10 @@ import {
 } from '@vscode/debugadapter';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import type { NameDoc } from '../expr';
-import { LaunchError, TraceRuntime, type BpSpec, type LineBp, type StopInfo } from './runtime';
+import { TraceRuntime, type BpSpec, type LineBp, type StopInfo } from './runtime';
 import type { ViewContext, VarNode } from './views';
 import { FrameReader } from './framing';
+import type { TraceSource } from './source';
 
 
 
@@ -35,7 +36,10 @@ export const MAX_FILTER_OPTIONS = 1000;
 
 /** How the session reads the trace (the web build of the extension passes its own). */
 export interface SessionOptions {
+  /** The trace's text (the extension reads through vscode.workspace.fs). */
   readFile?: (path: string) => Promise<string>;
+  /** Or a source that reads the trace in parts (default on Node when readFile is not given: filesource.ts). */
+  openSource?: (path: string) => Promise<TraceSource>;
   /** Absolute path of a relative `program` (default: the process's working directory). */
   cwd?: string;
 }
@@ -68,14 +72,10 @@ export interface FrameRef {
   index: number;
 }
 
-async function nodeReadFile(path: string): Promise<string> {
-  // The shared bounded reader (src/io/read.ts): refuses devices, FIFOs and
-  // files over the cap before reading, counts bytes as it reads. Imported
-  // here so that the web build never loads node:fs.
-  const { readTrace, badUtf8Message } = await import('../io/read');
-  const r = await readTrace(path);
-  if (r.badUtf8) throw new LaunchError(`${path}:${r.badUtf8.line}:${r.badUtf8.col}: error: ${badUtf8Message(r.badUtf8)}`);
-  return r.text;
+async function nodeOpenSource(path: string): Promise<TraceSource> {
+  // Imported here so that the web build never loads node:fs.
+  const { openFileSource } = await import('./filesource');
+  return openFileSource(path);
 }
 
 export function resolvePath(p: string, cwd: string | undefined): string {
@@ -94,7 +94,8 @@ export function samePath(a: string, b: string): boolean {
 
 export abstract class SessionBase extends DebugSession {
   protected readonly rt: TraceRuntime;
-  protected readonly readFile: (path: string) => Promise<string>;
+  /** Opens the trace: its text or a source that reads it in parts. */
+  protected readonly openTrace: (path: string) => Promise<string | TraceSource>;
   protected readonly cwd: string | undefined;
   protected clientCaps: DebugProtocol.InitializeRequestArguments | null = null;
   protected linesStartAt1 = true;
@@ -119,7 +120,7 @@ export abstract class SessionBase extends DebugSession {
   constructor(options?: SessionOptions | boolean, isServer?: boolean) {
     super(typeof options === 'boolean' ? options : undefined, isServer);
     const opts = typeof options === 'object' && options !== null ? options : {};
-    this.readFile = opts.readFile ?? nodeReadFile;
+    this.openTrace = opts.readFile ?? opts.openSource ?? nodeOpenSource;
     this.cwd = opts.cwd;
     this.setDebuggerLinesStartAt1(true);
     this.setDebuggerColumnsStartAt1(true);

@@ -16,6 +16,7 @@ import { MMU_MAP_CAPABILITY, MMU_MAP_REQUEST, buildMmuMap, parseMmuMapArgs } fro
 import { LaunchError, RuntimeError } from './runtime';
 import { ShownError, UserError, int, optInt, resolvePath, samePath } from './session-base';
 import { SessionInspect } from './session-inspect';
+import type { TraceSource } from './source';
 
 export { formatDiagnostics } from './runtime';
 export { EXIT_DOC, MAX_BREAKPOINTS, MAX_FILTER_OPTIONS, resolvePath, type SessionOptions } from './session-base';
@@ -242,9 +243,9 @@ export class MmuTraceSession extends SessionInspect {
   }
 
   private async loadTrace(args: ReturnType<MmuTraceSession['parseLaunchArgs']>): Promise<void> {
-    let text: string;
+    let text: string | TraceSource;
     try {
-      text = await this.readFile(args.program);
+      text = await this.openTrace(args.program);
     } catch (e) {
       if (e instanceof LaunchError) throw e;
       const err = e as NodeJS.ErrnoException;

@@ -23,12 +23,22 @@ export interface BigTraceOptions {
  * addresses of a 64-bit Linux process (the mmap area, 0x7f…), values small.
  */
 export function bigTrace(opts: BigTraceOptions = {}): string {
+  const out: string[] = [];
+  for (const batch of bigTraceBatches(opts, Infinity)) out.push(batch);
+  return out.join('');
+}
+
+/**
+ * bigTrace's text in batches of about `batchLines` lines each (the same text,
+ * joined): a trace larger than a string can hold is written batch by batch.
+ */
+export function* bigTraceBatches(opts: BigTraceOptions = {}, batchLines = 100_000): Generator<string> {
   const events = opts.events ?? 1_000_000;
   const pages = opts.pages ?? 300;
   const spaces = opts.spaces ?? 4;
   const rnd = prng(opts.seed ?? 1);
   const base = 0x7f3a_0040_0000;
-  const out: string[] = ['# generated: a long trace for the debugger benchmark', 'mode 64', 'cpl kernel'];
+  let out: string[] = ['# generated: a long trace for the debugger benchmark', 'mode 64', 'cpl kernel'];
   const frame0 = (s: number): number => 0x1000000 + s * 0x1000000;
   for (let s = 0; s < spaces; s++) {
     out.push(`space s${s}`);
@@ -48,9 +58,30 @@ export function bigTrace(opts: BigTraceOptions = {}): string {
       space = (space + 1 + Math.floor(rnd() * (spaces - 1))) % spaces;
       out.push(`cr3 s${space}`);
     }
+    if (out.length >= batchLines) {
+      yield out.join('\n') + '\n';
+      out = [];
+    }
   }
   out.push('');
-  return out.join('\n');
+  yield out.join('\n');
+}
+
+/** Writes bigTrace's text to `path` batch by batch; returns its size in bytes and the line of its last event. */
+export function writeBigTrace(path: string, opts: BigTraceOptions = {}): { bytes: number; lastEventLine: number; firstEventLine: number } {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const fs = require('node:fs') as typeof import('node:fs');
+  const fd = fs.openSync(path, 'w');
+  let bytes = 0;
+  try {
+    for (const b of bigTraceBatches(opts)) bytes += fs.writeSync(fd, b);
+  } finally {
+    fs.closeSync(fd);
+  }
+  const spaces = opts.spaces ?? 4;
+  const header = 3 + 2 * spaces;
+  const events = opts.events ?? 1_000_000;
+  return { bytes, firstEventLine: header + 1, lastEventLine: header + events };
 }
 
 /**
