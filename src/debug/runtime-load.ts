@@ -99,7 +99,7 @@ export abstract class RuntimeLoad {
       while (!src.done && !src.hasErrors && src.program.events.count === 0) src.parseMore(HEAD_LINES);
       if (src.hasErrors) {
         const f = src.failure();
-        throw new LaunchError(`${file} does not parse:\n${formatDiagnostics(f.diagnostics)}${f.note ? `\n${f.note}` : ''}`);
+        throw new LaunchError(failureText(file, f));
       }
     } catch (e) {
       src.close();
@@ -175,7 +175,7 @@ export abstract class RuntimeLoad {
     const f = p.failure();
     p.close();
     this.failedLate = true;
-    this.lateDiagnostics = `${this.programPath} does not parse:\n${formatDiagnostics(f.diagnostics)}${f.note ? `\n${f.note}` : ''}\n`;
+    this.lateDiagnostics = `${failureText(this.programPath, f)}\n`;
     this.parser = null;
     if (this.loadProgressShown) this.host.progress('end', 'The trace does not parse');
     // The session ends at a stop, never before one (README, the debugger, item 11): found while
@@ -352,4 +352,10 @@ export abstract class RuntimeLoad {
   protected abstract reverifyLineBps(notify: boolean): void;
   protected abstract rebuildBeforeRows(): void;
   protected abstract exitValue(): Value;
+}
+
+/** What a parse failure says: "FILE does not parse:" and every diagnostic, or the source's own message. */
+function failureText(file: string, f: ReturnType<TraceSource['failure']>): string {
+  if (f.message !== undefined) return f.message;
+  return `${file} does not parse:\n${formatDiagnostics(f.diagnostics)}${f.note ? `\n${f.note}` : ''}`;
 }

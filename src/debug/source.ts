@@ -20,8 +20,12 @@ export interface TraceSource {
   readonly hasErrors: boolean;
   /** Parses about `lines` more lines (at least one, unless done). */
   parseMore(lines: number): void;
-  /** Ends the parse (the program keeps what it has) and gives every diagnostic so far, with what was not checked. */
-  failure(): { diagnostics: Diagnostic[]; note?: string };
+  /**
+   * Ends the parse (the program keeps what it has) and gives every diagnostic
+   * so far, with a note on what was not checked; or a message that says it
+   * all (a file that cannot be read further, or is not UTF-8).
+   */
+  failure(): { diagnostics: Diagnostic[]; note?: string; message?: string };
   /** The parse is complete: final touches to the program (its line count). */
   finish(): void;
   /** Releases the file, if any. */
