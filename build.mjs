@@ -47,8 +47,13 @@ const noNodeReader = {
   name: 'no-node-reader',
   setup(b) {
     b.onResolve({ filter: /[\\/]io[\\/]read$/ }, () => ({ path: 'io-read', namespace: 'web-stub' }));
-    b.onLoad({ filter: /.*/, namespace: 'web-stub' }, () => ({
-      contents: 'export async function readTrace() { throw new Error("no file system in the web build"); }\nexport function badUtf8Message() { return ""; }\n',
+    // The debugger's file source (src/debug/filesource.ts) reads through it too.
+    b.onResolve({ filter: /[\\/]debug[\\/]filesource$|^\.[\\/]filesource$/ }, () => ({ path: 'filesource', namespace: 'web-stub' }));
+    b.onLoad({ filter: /.*/, namespace: 'web-stub' }, (a) => ({
+      contents:
+        a.path === 'filesource'
+          ? 'export async function openFileSource() { throw new Error("no file system in the web build"); }\n'
+          : 'export async function readTrace() { throw new Error("no file system in the web build"); }\nexport function badUtf8Message() { return ""; }\n',
       loader: 'js',
     }));
   },
