@@ -192,6 +192,8 @@ async function main(): Promise<void> {
   console.log(`  (against the warm in-process replay without the audit: ${f(noAudit.continueToNearEndMs / warmPlain, 2)} ×)`);
   // The debugger on a large shadow (10,022 pages at the end), in-process.
   console.log(formatLargeShadow(benchLargeShadow()));
+  // The debugger on 10M events (100M with --huge), issue 13: in a process of its own.
+  spawnSync(process.execPath, [join(__dirname, 'debug-bench.js'), '--large', ...(process.argv.includes('--huge') ? ['--huge'] : [])], { stdio: 'inherit' });
   // Lackey conversion (mmutrace record / import lackey): in a process of its own, for its peak memory.
   spawnSync(process.execPath, ['--expose-gc', join(__dirname, 'bench-record.js')], { stdio: 'inherit' });
   // The extension's activation (bundle evaluation and activate()), in a process of its own.

@@ -20,7 +20,7 @@ import { join, resolve } from 'node:path';
 import { TraceRuntime, type RuntimeHost, type StopInfo } from '../src/debug/runtime';
 import { Machine } from '../src/engine';
 import { parseTrace } from '../src/trace';
-import { bigTrace } from '../test/debug/gen';
+import { bigTrace, writeBigTrace } from '../test/debug/gen';
 
 export interface DebugBenchResult {
   file: string;
@@ -236,7 +236,105 @@ export function formatDebugBench(r: DebugBenchResult): string {
   return lines.join('\n');
 }
 
+/** The debugger on a generated trace of `events` events (10M, or 100M with --huge): what issue 13 asks of it. */
+export interface LargeDebugBench {
+  file: string;
+  fileBytes: number;
+  events: number;
+  launchToFirstStopMs: number;
+  /** Launch → the background parse's end (its progressEnd). */
+  loadMs: number;
+  /** goto to each fraction of the trace (a forward seek from the previous one), in ms. */
+  gotoMs: { line: number; ms: number }[];
+  stepBackMaxMs: number;
+  stepBackMedianMs: number;
+  /** The adapter process's peak resident memory (VmHWM), bytes. */
+  peakRssBytes: number;
+  budgetBytes: number;
+}
+
+/** Writes (once, in the temp folder) and measures the debugger on a trace of `events` events, over DAP against dist/adapter.js. */
+export async function benchDebuggerLarge(events: number): Promise<LargeDebugBench> {
+  const dir = join(tmpdir(), 'mmutrace-bench');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `debug-${events / 1e6}m.mmutrace`);
+  const spaces = 4;
+  const firstEventLine = 3 + 2 * spaces + 1;
+  const lastEventLine = firstEventLine + events - 1;
+  if (!existsSync(file)) writeBigTrace(file, { events, seed: 13, spaces });
+  const fileBytes = statSync(file).size;
+  const dc = new DebugClient('node', adapterPath(), 'mmutrace');
+  dc.defaultTimeout = 3_600_000;
+  await dc.start();
+  const pid = (dc as unknown as { _adapterProcess: { pid: number } })._adapterProcess.pid;
+  try {
+    await dc.initializeRequest({ adapterID: 'mmutrace', linesStartAt1: true, columnsStartAt1: true, pathFormat: 'path', supportsProgressReporting: true });
+    const t0 = performance.now();
+    let loadMs = NaN;
+    const loaded = new Promise<void>((res) =>
+      dc.on('progressEnd', (e: DebugProtocol.ProgressEndEvent) => {
+        if (e.body.progressId.startsWith('mmutrace-load')) {
+          loadMs = performance.now() - t0;
+          res();
+        }
+      }),
+    );
+    const initialized = dc.waitForEvent('initialized');
+    const stopped = dc.waitForEvent('stopped');
+    await dc.launchRequest({ program: file, logExits: false } as DebugProtocol.LaunchRequestArguments);
+    await initialized;
+    await dc.configurationDoneRequest();
+    await stopped;
+    const launchToFirstStopMs = performance.now() - t0;
+    await loaded;
+    const gotoMs: { line: number; ms: number }[] = [];
+    const stepMs: number[] = [];
+    for (const frac of [0.25, 0.5, 0.75, 1]) {
+      const line = Math.min(lastEventLine, firstEventLine + Math.round((events - 1) * frac));
+      const targets = (await dc.gotoTargetsRequest({ source: { path: file }, line })).body.targets;
+      const [, ms] = await timed(() => stopAfter(dc, () => dc.gotoRequest({ threadId: 1, targetId: targets[0]!.id })));
+      gotoMs.push({ line, ms });
+      for (let i = 0; i < 3; i++) stepMs.push((await timed(() => stopAfter(dc, () => dc.stepBackRequest({ threadId: 1 }))))[1]);
+    }
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const peakRssBytes = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? NaN) * 1024;
+    await dc.disconnectRequest({}).catch(() => undefined);
+    return {
+      file,
+      fileBytes,
+      events,
+      launchToFirstStopMs,
+      loadMs,
+      gotoMs,
+      stepBackMaxMs: Math.max(...stepMs),
+      stepBackMedianMs: median(stepMs),
+      peakRssBytes,
+      budgetBytes: Math.max(0.25 * fileBytes, 500e6),
+    };
+  } finally {
+    dc.stop().catch(() => undefined);
+  }
+}
+
+export function formatLargeDebugBench(r: LargeDebugBench): string {
+  const mb = (n: number): string => `${(n / 1e6).toFixed(0)} MB`;
+  const mark = (ok: boolean): string => (ok ? 'ok  ' : 'MISS');
+  return [
+    `debugger on ${r.file} (${mb(r.fileBytes)}, ${r.events} events, audit on)`,
+    `  ${mark(r.launchToFirstStopMs <= 300)} launch → first stop          ${r.launchToFirstStopMs.toFixed(0)} ms (≤ 300); the rest loaded in the background in ${(r.loadMs / 1000).toFixed(1)} s`,
+    `  ${mark(r.stepBackMaxMs <= 20)} stepBack, worst              ${r.stepBackMaxMs.toFixed(1)} ms (≤ 20; median ${r.stepBackMedianMs.toFixed(1)} ms; 3 after each goto)`,
+    `       goto (forward, in slices)     ${r.gotoMs.map((g) => `line ${g.line}: ${(g.ms / 1000).toFixed(1)} s`).join(', ')}`,
+    `  ${mark(r.peakRssBytes <= r.budgetBytes)} adapter peak memory (VmHWM)  ${mb(r.peakRssBytes)} (≤ ${mb(r.budgetBytes)} = max(0.25 × the file, 500 MB))`,
+  ].join('\n');
+}
+
 async function main(): Promise<void> {
+  // `--large`: the 10M-event trace (and the 100M one with `--huge`) of issue 13 instead.
+  if (process.argv.includes('--large')) {
+    console.log(formatLargeDebugBench(await benchDebuggerLarge(10_000_000)));
+    if (process.argv.includes('--huge')) console.log(formatLargeDebugBench(await benchDebuggerLarge(100_000_000)));
+    return;
+  }
   let file = process.argv[2];
   if (!file) {
     const dir = join(tmpdir(), 'mmutrace-bench');

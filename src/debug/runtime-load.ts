@@ -24,6 +24,9 @@ import { PolicyTracker } from './compare';
 import { Timeline } from './timeline';
 import { HEAD_LINES, LaunchError, SLICE_MS, formatDiagnostics, type Bp, type DataBp, type FunctionBp, type LaunchOptions, type LineBp, type Position, type RuntimeHost, type RuntimeState, type StopInfo } from './runtime-types';
 
+/** A request about lines not parsed yet parses at most this many more on the spot (about 0.1 s); the rest waits for the background parse. */
+export const SYNC_PARSE_LINES = 200_000;
+
 export abstract class RuntimeLoad {
   state: RuntimeState = 'unloaded';
   programPath = '';
@@ -73,6 +76,11 @@ export abstract class RuntimeLoad {
 
   get loaded(): boolean {
     return this.state !== 'unloaded' && this.timeline !== undefined;
+  }
+
+  /** Lines parsed so far (all of them once the parse is done). */
+  get linesParsed(): number {
+    return this.parser ? this.parser.linesParsed : this.program.lineCount;
   }
 
   get parseDone(): boolean {
@@ -275,7 +283,8 @@ export abstract class RuntimeLoad {
 
   /** Lines that can hold a breakpoint in [line, endLine] (event lines). */
   breakpointLines(line: number, endLine: number): number[] {
-    if (!this.parseDone) this.moreRowsToLine(endLine);
+    // Parsed on the spot if it is near; lines further than SYNC_PARSE_LINES beyond the parse are not known yet.
+    if (!this.parseDone) this.moreRowsToLine(Math.min(endLine, (this.parser?.linesParsed ?? 0) + SYNC_PARSE_LINES));
     const t = this.program.events;
     const out: number[] = [];
     for (let r = this.rowAtOrAfterLine(line); r < t.count && t.lineOf(r) <= endLine; r++) if (t.op[r]! <= Op.Invlpg) out.push(t.lineOf(r));

@@ -104,7 +104,7 @@ export abstract class RuntimeScan extends RuntimeChecks {
   }
 
   /** The stop of a pause, or of a cancel of the run's progress. */
-  private pauseStop(): StopInfo {
+  protected pauseStop(): StopInfo {
     const cancelled = this.cancelRequested;
     this.pauseRequested = this.cancelRequested = false;
     return { reason: 'pause', description: cancelled ? 'Cancelled' : 'Paused', vcpu: this.machine.current, hitBreakpointIds: [] };
@@ -115,7 +115,7 @@ export abstract class RuntimeScan extends RuntimeChecks {
    * cancellable) once it has taken PROGRESS_AFTER_MS, updated at most every
    * PROGRESS_EVERY_MS, ended when it stops.
    */
-  private runProgress(title: string): { update(message: string, percentage?: number): void; end(): void } {
+  protected runProgress(title: string): { update(message: string, percentage?: number): void; end(): void } {
     const t0 = performance.now();
     let shown = false;
     let last = 0;

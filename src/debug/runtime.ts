@@ -10,7 +10,7 @@
 
 import { type HandlerStep } from '../engine';
 import { RuntimeScan } from './runtime-scan';
-import { MAX_EXIT_LOG, RuntimeError, type Position, type StopInfo, type StopReason } from './runtime-types';
+import { MAX_EXIT_LOG, RuntimeError, SLICE_MS, type Position, type StopInfo, type StopReason } from './runtime-types';
 
 export { HEAD_LINES, LaunchError, MAX_EXIT_LOG, RuntimeError, formatDiagnostics, guestDataId, parseDataId, shadowDataId } from './runtime-types';
 export type { BpSpec, DataBp, DataTarget, ExceptionDetails, FunctionBp, LaunchOptions, LineBp, PosKind, Position, RuntimeHost, RuntimeState, StopInfo, StopReason } from './runtime-types';
@@ -177,6 +177,56 @@ export class TraceRuntime extends RuntimeScan {
   reverseContinue(): void {
     this.requireStopped();
     this.runAsync('reverse', {});
+  }
+
+  /**
+   * A goto to a line the background parse has not reached yet: parses up to
+   * it in time slices (pausable, with progress), then goes to its event like
+   * `goto`. Without an event at or after the line, it stops where it was.
+   */
+  gotoLine(line: number): void {
+    this.requireStopped();
+    this.state = 'running';
+    this.pauseRequested = this.cancelRequested = false;
+    const token = ++this.runToken;
+    const from = this.parser?.linesParsed ?? 0;
+    const progress = this.runProgress(`Loading up to line ${line}`);
+    const tick = (): void => {
+      if (token !== this.runToken) return;
+      try {
+        const deadline = performance.now() + SLICE_MS * 4;
+        let p = this.parser;
+        while (p && !p.done && p.linesParsed < line && performance.now() < deadline) {
+          p.parseMore(5000);
+          if (this.checkLateErrors()) break;
+          p = this.parser;
+        }
+        if (p && p.done) this.parseFinished();
+        const parsed = !this.parser || this.parser.linesParsed >= line;
+        if (parsed) {
+          progress.end();
+          const row = this.nextEventRow(this.rowAtOrAfterLine(line));
+          if (row < 0 || this.failedLate) {
+            this.stopAt(this.position, { reason: 'goto', description: `No event at or after line ${line}: not moved`, vcpu: this.machine.current, hitBreakpointIds: [] });
+            return;
+          }
+          this.state = 'stopped';
+          return this.goto(row);
+        }
+        if (this.pauseRequested) {
+          progress.end();
+          this.stopAt(this.position, this.pauseStop());
+          return;
+        }
+        const done = (this.parser?.linesParsed ?? line) - from;
+        progress.update(`line ${this.parser?.linesParsed ?? line} parsed`, (100 * done) / Math.max(1, line - from));
+        setImmediate(tick);
+      } catch (e) {
+        progress.end();
+        this.internalError(e);
+      }
+    };
+    setImmediate(tick);
   }
 
   goto(row: number): void {

@@ -21,6 +21,9 @@ import type { TraceSource } from './source';
 export { formatDiagnostics } from './runtime';
 export { EXIT_DOC, MAX_BREAKPOINTS, MAX_FILTER_OPTIONS, resolvePath, type SessionOptions } from './session-base';
 
+/** Goto target ids above this name a line not parsed yet (LINE_TARGET + line); below, an event row + 1. */
+const LINE_TARGET = 2 ** 45;
+
 export class MmuTraceSession extends SessionInspect {
   // ---------------------------------------------------------------------------
   // Dispatch
@@ -317,7 +320,12 @@ export class MmuTraceSession extends SessionInspect {
     const rt = this.rt;
     const want = this.fromClientLine(line);
     const lines = rt.breakpointLines(want, want + 10_000);
-    if (!lines.length) return { targets: [] };
+    if (!lines.length) {
+      // Beyond what the background parse has reached (a huge trace still loading): a target of
+      // the line itself, which the goto parses up to first (README, the debugger, item 19).
+      if (!rt.parseDone && want > rt.linesParsed) return { targets: [{ id: LINE_TARGET + want, label: `line ${want} (not loaded yet)`, line }] };
+      return { targets: [] };
+    }
     const row = rt.nextEventRow(rt.rowAtOrAfterLine(lines[0]!));
     if (row < 0) return { targets: [] };
     const l = rt.lineOfRow(row);
@@ -374,6 +382,12 @@ export class MmuTraceSession extends SessionInspect {
     this.requireStopped();
     this.threadIndex(a);
     const target = int(a, 'targetId');
+    if (target > LINE_TARGET) {
+      if (this.rt.parseDone || target - LINE_TARGET <= this.rt.linesParsed) throw new UserError(`goto target ${target} is out of date: ask gotoTargets again`);
+      this.rt.gotoLine(target - LINE_TARGET);
+      this.resetStop();
+      return undefined;
+    }
     const row = target - 1;
     if (!this.rt.isEventRow(row)) throw new UserError(`unknown goto target ${target}`);
     this.rt.goto(row);

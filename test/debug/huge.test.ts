@@ -69,6 +69,18 @@ describe.runIf(room)('a trace larger than 512 MB', () => {
     // Far beyond the head parsed before the first stop: pending until the background parse gets there.
     expect(bp).toMatchObject({ verified: false, reason: 'pending' });
 
+    // A goto to a line the background parse has not reached: a target of the line, parsed up to, then gone to.
+    const gotoLine = 3_000_000;
+    const targets = (await c.gotoTargetsRequest({ source: { path: file }, line: gotoLine })).body.targets;
+    expect(targets).toHaveLength(1);
+    expect(targets[0]!.label).toBe(`line ${gotoLine} (not loaded yet)`);
+    const went = c.waitForEvent('stopped', 600_000);
+    await c.gotoRequest({ threadId: 1, targetId: targets[0]!.id });
+    const g = vcpuStop((await went) as DebugProtocol.StoppedEvent);
+    expect(g.reason).toBe('goto');
+    expect(g.description).toBe(`Jumped to line ${gotoLine}`);
+    expect(await topLine(c)).toBe(gotoLine);
+
     const stopped = c.waitForEvent('stopped', 600_000);
     await c.continueRequest({ threadId: 1 });
     const s = vcpuStop((await stopped) as DebugProtocol.StoppedEvent);

@@ -7,18 +7,20 @@ import type { DebugProtocol } from '@vscode/debugprotocol';
 import { rmSync } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { TraceRuntime, type RuntimeHost, type StopInfo } from '../../src/debug/runtime';
 import { bigTrace } from './gen';
 import { launch, startClient, topLine, vcpuStop, writeTemp, type Client } from './helpers';
 
 const EVENTS = 1_000_000;
 let file = '';
+let text = '';
 /** The line of the last event, and of the first. */
 let lastLine = 0;
 let firstLine = 0;
 let dc: Client | null = null;
 
 beforeAll(() => {
-  const text = bigTrace({ events: EVENTS, seed: 17 });
+  text = bigTrace({ events: EVENTS, seed: 17 });
   file = writeTemp('seek-1m.mmutrace', text);
   const lines = text.split('\n');
   // bigTrace ends with an empty line; the events are its last EVENTS lines before it.
@@ -145,5 +147,45 @@ describe('a goto to the end of a 1M-event trace, audit on', () => {
     expect(await exited).toBe(0);
     expect(stops).toEqual([]);
     dc = null;
+  });
+});
+
+describe('a goto to a line the background parse has not reached (in-process)', () => {
+  /** A runtime on the 1M-event text, stopped on entry: only the head and a slice or two are parsed then. */
+  async function entry(): Promise<{ rt: TraceRuntime; nextStop: () => Promise<StopInfo> }> {
+    let onStop: ((s: StopInfo) => void) | null = null;
+    const host: RuntimeHost = { output() {}, stopped: (s) => onStop?.(s), terminated() {}, progress() {}, breakpointsChanged() {}, invalidated() {} };
+    const nextStop = (): Promise<StopInfo> => new Promise((res) => (onStop = res));
+    const rt = new TraceRuntime(host);
+    rt.load({ program: 'seek-1m.mmutrace', audit: true, logExits: false }, text);
+    const first = nextStop();
+    rt.start(true);
+    expect((await first).reason).toBe('entry');
+    return { rt, nextStop };
+  }
+
+  test('it parses up to the line in slices, then goes to its event', async () => {
+    const { rt, nextStop } = await entry();
+    const target = firstLine + 600_000;
+    expect(rt.linesParsed).toBeLessThan(target);
+    const stop = nextStop();
+    rt.gotoLine(target);
+    expect(rt.state).toBe('running');
+    const s = await stop;
+    expect(s.reason).toBe('goto');
+    expect(s.description).toBe(`Jumped to line ${target}`);
+    expect(rt.currentLine).toBe(target);
+    rt.dispose();
+  });
+
+  test('pause while it parses stops where the session stood', async () => {
+    const { rt, nextStop } = await entry();
+    const stop = nextStop();
+    rt.gotoLine(lastLine);
+    expect(rt.pause()).toBe(true);
+    const s = await stop;
+    expect(s.reason).toBe('pause');
+    expect(rt.currentLine).toBe(firstLine);
+    rt.dispose();
   });
 });
