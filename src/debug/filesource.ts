@@ -123,7 +123,10 @@ export class FileSource implements TraceSource {
   }
 
   finish(): void {
-    if (this.ended) this.program.lineCount = this.s.lines;
+    if (!this.ended) return;
+    this.program.lineCount = this.s.lines;
+    // The table grew by doubling: give back what it does not use.
+    this.program.events.trim();
   }
 
   close(): void {
