@@ -241,7 +241,9 @@ export interface LargeDebugBench {
   file: string;
   fileBytes: number;
   events: number;
+  /** Launch → first stop: the median of 4 fresh adapters. */
   launchToFirstStopMs: number;
+  firstStopsMs: number[];
   /** Launch → the background parse's end (its progressEnd). */
   loadMs: number;
   /** goto to each fraction of the trace (a forward seek from the previous one), in ms. */
@@ -263,6 +265,26 @@ export async function benchDebuggerLarge(events: number): Promise<LargeDebugBenc
   const lastEventLine = firstEventLine + events - 1;
   if (!existsSync(file)) writeBigTrace(file, { events, seed: 13, spaces });
   const fileBytes = statSync(file).size;
+  // The first stop alone in 3 fresh adapters (the median; the machine is noisy), then a session that goes on.
+  const firstStops: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const c = new DebugClient('node', adapterPath(), 'mmutrace');
+    await c.start();
+    try {
+      await c.initializeRequest({ adapterID: 'mmutrace', linesStartAt1: true, columnsStartAt1: true, pathFormat: 'path' });
+      const t = performance.now();
+      const init = c.waitForEvent('initialized');
+      const stop = c.waitForEvent('stopped');
+      await c.launchRequest({ program: file, logExits: false } as DebugProtocol.LaunchRequestArguments);
+      await init;
+      await c.configurationDoneRequest();
+      await stop;
+      firstStops.push(performance.now() - t);
+      await c.disconnectRequest({}).catch(() => undefined);
+    } finally {
+      c.stop().catch(() => undefined);
+    }
+  }
   const dc = new DebugClient('node', adapterPath(), 'mmutrace');
   dc.defaultTimeout = 3_600_000;
   await dc.start();
@@ -285,7 +307,8 @@ export async function benchDebuggerLarge(events: number): Promise<LargeDebugBenc
     await initialized;
     await dc.configurationDoneRequest();
     await stopped;
-    const launchToFirstStopMs = performance.now() - t0;
+    firstStops.push(performance.now() - t0);
+    const launchToFirstStopMs = median(firstStops);
     await loaded;
     const gotoMs: { line: number; ms: number }[] = [];
     const stepMs: number[] = [];
@@ -304,6 +327,7 @@ export async function benchDebuggerLarge(events: number): Promise<LargeDebugBenc
       fileBytes,
       events,
       launchToFirstStopMs,
+      firstStopsMs: firstStops,
       loadMs,
       gotoMs,
       stepBackMaxMs: Math.max(...stepMs),
@@ -321,7 +345,7 @@ export function formatLargeDebugBench(r: LargeDebugBench): string {
   const mark = (ok: boolean): string => (ok ? 'ok  ' : 'MISS');
   return [
     `debugger on ${r.file} (${mb(r.fileBytes)}, ${r.events} events, audit on)`,
-    `  ${mark(r.launchToFirstStopMs <= 300)} launch → first stop          ${r.launchToFirstStopMs.toFixed(0)} ms (≤ 300); the rest loaded in the background in ${(r.loadMs / 1000).toFixed(1)} s`,
+    `  ${mark(r.launchToFirstStopMs <= 300)} launch → first stop          ${r.launchToFirstStopMs.toFixed(0)} ms (≤ 300; median of ${r.firstStopsMs.map((x) => x.toFixed(0)).join('/')}); the rest loaded in the background in ${(r.loadMs / 1000).toFixed(1)} s`,
     `  ${mark(r.stepBackMaxMs <= 20)} stepBack, worst              ${r.stepBackMaxMs.toFixed(1)} ms (≤ 20; median ${r.stepBackMedianMs.toFixed(1)} ms; 3 after each goto)`,
     `       goto (forward, in slices)     ${r.gotoMs.map((g) => `line ${g.line}: ${(g.ms / 1000).toFixed(1)} s`).join(', ')}`,
     `  ${mark(r.peakRssBytes <= r.budgetBytes)} adapter peak memory (VmHWM)  ${mb(r.peakRssBytes)} (≤ ${mb(r.budgetBytes)} = max(0.25 × the file, 500 MB))`,
