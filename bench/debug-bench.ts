@@ -355,6 +355,12 @@ export function formatLargeDebugBench(r: LargeDebugBench): string {
 async function main(): Promise<void> {
   // `--large`: the 10M-event trace (and the 100M one with `--huge`) of issue 13 instead.
   if (process.argv.includes('--large')) {
+    // `--events N`: that size alone.
+    const n = process.argv.indexOf('--events');
+    if (n > 0) {
+      console.log(formatLargeDebugBench(await benchDebuggerLarge(Number(process.argv[n + 1]))));
+      return;
+    }
     console.log(formatLargeDebugBench(await benchDebuggerLarge(10_000_000)));
     if (process.argv.includes('--huge')) console.log(formatLargeDebugBench(await benchDebuggerLarge(100_000_000)));
     return;
