@@ -4,7 +4,7 @@
 // The file is never one string: its bytes are read in 1 MiB chunks by the
 // shared bounded reader (src/io/read.ts: no devices, FIFOs or directories,
 // bytes counted against the cap as they come) and handed to the streaming
-// parser (src/trace/stream.ts) 64 KiB at a time, so that the head of any
+// parser (src/trace/stream.ts) 16 KiB at a time, so that the head of any
 // file is parsed, and the first stop made, after reading a few pieces of it;
 // the rest is parsed in the runtime's background slices. The rows stay in one
 // EventTable (the parser's program, never taken from it), which costs about
@@ -21,8 +21,8 @@ import type { TraceSource } from './source';
 
 /** The largest trace the debugger reads (bytes). Decision: 4 GiB (about 200 million events, 2.6 GB of rows). */
 export const DEBUG_MAX_BYTES = 4 * 1024 * 1024 * 1024;
-/** Bytes handed to the parser at a time (a background slice parses a few of them). */
-const PIECE = 64 * 1024;
+/** Bytes handed to the parser at a time (about 700 lines: a background slice parses several; the first stop waits for one or two, parsed by a parser the JIT has not warmed yet). */
+const PIECE = 16 * 1024;
 /** Lines between two saved parser states of the index. */
 export const INDEX_EVERY = 1 << 16;
 /** After the first error, how much more is parsed to report the errors that follow it (bytes). */
