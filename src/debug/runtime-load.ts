@@ -229,7 +229,7 @@ export abstract class RuntimeLoad {
         this.lastProgress = performance.now();
       }
       while (!p.done && performance.now() < deadline) {
-        p.parseMore(5000);
+        p.parseMore(1000); // Small steps: the slice keeps to its deadline even while the parser is cold.
         if (this.checkLateErrors()) return;
       }
       if (p.done) this.parseFinished();
