@@ -3,9 +3,9 @@
 // text gives; what it reports about errors (the first one and those within
 // 1 MiB after it, then a note), about a file that is not UTF-8, and the
 // index of parser states it keeps.
-import { writeFileSync } from 'node:fs';
+import { rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
-import { openFileSource, INDEX_EVERY, type FileSource } from '../../src/debug/filesource';
+import { DEBUG_MAX_BYTES, INDEX_EVERY, openFileSource, type FileSource } from '../../src/debug/filesource';
 import { TextSource, type TraceSource } from '../../src/debug/source';
 import { Op, type EventTable } from '../../src/trace';
 import { bigTrace } from './gen';
@@ -86,5 +86,13 @@ describe('the file source', () => {
   test('what cannot be read is refused when it is opened', async () => {
     await expect(openFileSource('/dev/zero')).rejects.toThrow('it is a device, not a trace file');
     await expect(openFileSource('/no/such/file.mmutrace')).rejects.toThrow('no such file');
+    // A file over the debugger's cap (sparse: it takes no room on the disk).
+    const big = writeTemp('fs-over-cap.mmutrace', '');
+    truncateSync(big, DEBUG_MAX_BYTES + 1);
+    try {
+      await expect(openFileSource(big)).rejects.toThrow('it is larger than 4096 MiB (the limit of a trace file)');
+    } finally {
+      rmSync(big, { force: true });
+    }
   });
 });
