@@ -3,6 +3,7 @@
 // text gives; what it reports about errors (the first one and those within
 // 1 MiB after it, then a note), about a file that is not UTF-8, and the
 // index of parser states it keeps.
+import { execFileSync } from 'node:child_process';
 import { rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { DEBUG_MAX_BYTES, INDEX_EVERY, openFileSource, type FileSource } from '../../src/debug/filesource';
@@ -86,6 +87,15 @@ describe('the file source', () => {
   test('what cannot be read is refused when it is opened', async () => {
     await expect(openFileSource('/dev/zero')).rejects.toThrow('it is a device, not a trace file');
     await expect(openFileSource('/no/such/file.mmutrace')).rejects.toThrow('no such file');
+    // A FIFO without a writer: refused at once, never waited on.
+    const fifo = writeTemp('fs-fifo.mmutrace', '');
+    rmSync(fifo);
+    execFileSync('mkfifo', [fifo]);
+    try {
+      await expect(openFileSource(fifo)).rejects.toThrow('it is a FIFO (named pipe): only regular files can be debugged');
+    } finally {
+      rmSync(fifo, { force: true });
+    }
     // A file over the debugger's cap (sparse: it takes no room on the disk).
     const big = writeTemp('fs-over-cap.mmutrace', '');
     truncateSync(big, DEBUG_MAX_BYTES + 1);
