@@ -1,14 +1,19 @@
 // The `mmutrace` command (cli.md): run, check and compare without an editor.
 
-import { readFileSync } from 'node:fs';
-import { gunzipSync } from 'node:zlib';
-import { Machine, MachineError, POLICY_NAMES, type Summary, type Violation } from '../engine';
-import { MAX_TRACE_BYTES, TraceReadError, badUtf8Message, decodeTrace, readTraceSync } from '../io/read';
-import { parseTrace, type Diagnostic, type Program } from '../trace';
+import { POLICY_NAMES, type Summary } from '../engine';
+import { MAX_TRACE_BYTES, badUtf8Message } from '../io/read';
+import type { Diagnostic, Program } from '../trace';
 import { escapeInvisible } from '../trace/escape';
 import { compareTable, formatSummary } from './format';
 import { LSP_USAGE, startNodeServer } from '../lsp/node';
 import { RECORD_USAGE, recordMain } from './record';
+import { STDIN_NAME, feedSync } from './feed';
+import { StreamReplay, type PolicyRun, type SetupFailure } from './replay';
+
+/** Reads a file for the command (the worker thread's feed when it can be used, this thread's otherwise). */
+function feed(file: string, replay: StreamReplay): ReturnType<typeof feedSync> {
+  return feedSync(file, replay);
+}
 
 const USAGE = `usage:
   mmutrace run FILE [--policy NAME] [--audit] [--json]
@@ -89,79 +94,50 @@ function fileError(file: string, message: string): string {
   return `${escapeInvisible(file)}:1:1: error: ${escapeInvisible(message)}`;
 }
 
-/** A gzip-compressed trace, gunzipped whole (recordings: `mmutrace record --out FILE.gz`). */
-function readGzipSync(file: string): ReturnType<typeof readTraceSync> {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(file);
-  } catch {
-    return readTraceSync(file); // the same errors as any file
+/**
+ * Reads, parses and replays one file as it streams (feed.ts, replay.ts);
+ * prints its diagnostics (the invalid UTF-8 first, as the whole-file reader
+ * did). Returns the replay, or null (exit 2) when the file is invalid or the
+ * engine cannot set it up (that error printed).
+ */
+function streamFile(file: string, policies: (setup: Program) => (string | undefined)[], audit: boolean, io: Out): { replay: StreamReplay | null; shownRuns: PolicyRun[] } {
+  const name = file === '-' ? STDIN_NAME : file;
+  const replay = new StreamReplay(policies, audit);
+  const fed = feed(file, replay);
+  if (fed.readError !== undefined) {
+    io.err(fileError(name, `cannot read: ${fed.readError}`));
+    return { replay: null, shownRuns: [] };
   }
-  try {
-    return decodeTrace([gunzipSync(bytes, { maxOutputLength: MAX_TRACE_BYTES })]);
-  } catch (e) {
-    throw new TraceReadError((e as Error).message);
-  }
+  const b = fed.badUtf8;
+  if (b) io.err(formatDiagnostic(name, { line: b.line, col: b.col, endLine: b.line, endCol: b.col + 1, severity: 'error', message: badUtf8Message(b) }));
+  for (const d of fed.diagnostics) io.err(formatDiagnostic(name, d));
+  if (fed.hasErrors) return { replay: null, shownRuns: [] };
+  return { replay, shownRuns: replay.runs };
 }
 
-/** Reads and parses a file; prints its diagnostics. Returns the program, or null when invalid. */
-function load(file: string, io: Out): Program | null {
-  let read;
-  try {
-    // A .gz file is gunzipped whole (for now).
-    read = file.endsWith('.gz') ? readGzipSync(file) : readTraceSync(file, { allowPipes: true });
-  } catch (e) {
-    if (!(e instanceof TraceReadError)) throw e;
-    io.err(fileError(file, `cannot read: ${e.message}`));
-    return null;
-  }
-  const b = read.badUtf8;
-  if (b) io.err(formatDiagnostic(file, { line: b.line, col: b.col, endLine: b.line, endCol: b.col + 1, severity: 'error', message: badUtf8Message(b) }));
-  const r = parseTrace(read.text);
-  for (const d of r.diagnostics) io.err(formatDiagnostic(file, d));
-  return r.hasErrors || b ? null : r.program;
-}
-
-interface Replay {
-  summary: Summary;
-  violations: Violation[];
-  /** A replay error (`pte` into a missing table) with its line; the file counts as invalid. */
-  error?: { line: number; message: string };
-  machine: Machine;
-}
-
-/** Replays the program; null (the error printed) when the engine cannot set it up. */
-function replay(file: string, program: Program, policy: string | undefined, audit: boolean, io: Out): Replay | null {
-  let m: Machine;
-  try {
-    m = new Machine(program, { policy, audit });
-  } catch (e) {
-    if (!(e instanceof MachineError)) throw e;
-    io.err(e.line ? formatDiagnostic(file, { line: e.line, col: e.col ?? 1, endLine: e.line, endCol: e.col ?? 1, severity: 'error', message: e.message }) : fileError(file, e.message));
-    return null;
-  }
-  m.run();
-  const error = m.error !== null ? { line: program.events.lineOf(m.row), message: m.error } : undefined;
-  return { summary: m.summary(file), violations: m.auditor?.violations ?? [], error, machine: m };
+/** The engine's refusal of the setup, as a diagnostic of the file. */
+function setupError(file: string, f: SetupFailure): string {
+  return f.line ? formatDiagnostic(file, { line: f.line, col: f.col, endLine: f.line, endCol: f.col, severity: 'error', message: f.message }) : fileError(file, f.message);
 }
 
 /** Prints a replay's problems; returns its exit status (0, 1 or 2). */
-function report(file: string, r: Replay, audit: boolean, io: Out, label = ''): number {
+function report(file: string, r: PolicyRun, audit: boolean, io: Out, label = ''): number {
   let status = 0;
-  for (const f of r.machine.failures) {
+  const m = r.machine;
+  for (const f of m.failures) {
     io.err(`${file}:${f.line}:${f.col}: expect failed${label}: ${f.source} — ${f.message}`);
     status = 1;
   }
   if (audit) {
-    for (const v of r.violations) {
-      const line = v.event >= 0 ? r.machine.program.events.lineOf(v.event) : 0;
+    for (const v of m.auditor?.violations ?? []) {
+      const line = v.event >= 0 ? (v.line ?? 0) : 0;
       io.err(`${file}:${line}:1: audit violation${label} (check ${v.check}): ${v.message} [${v.pageText} index ${v.index}, spte 0x${v.spte.toString(16)}${v.gpte !== undefined ? `, gpte 0x${v.gpte.toString(16)}` : ''}]`);
       status = 1;
     }
   }
   // engine.md, "Counting": where 2007 would have looped forever; like a failed expect, exit 1.
-  for (const inc of r.machine.incidents) {
-    io.err(`${file}:${r.machine.program.events.lineOf(inc.event)}:1: ${inc.kind}${label}: ${inc.message}`);
+  for (const inc of m.incidents) {
+    io.err(`${file}:${inc.line}:1: ${inc.kind}${label}: ${inc.message}`);
     status = Math.max(status, 1);
   }
   if (r.error) {
@@ -191,46 +167,54 @@ function runCommand(args: Args, io: Out): number {
   if (args.command === 'check') {
     let status = 0;
     for (const file of args.files) {
-      const program = load(file, io);
-      if (!program) {
+      const name = file === '-' ? STDIN_NAME : file;
+      let asked: string[] = [];
+      const { replay } = streamFile(file, (setup) => (asked = args.policy === 'all' ? [...POLICY_NAMES] : [args.policy ?? setup.policy ?? 'update']), args.audit, io);
+      if (!replay) {
         status = 2;
         continue;
       }
-      const policies = args.policy === 'all' ? [...POLICY_NAMES] : [args.policy ?? program.policy ?? 'update'];
       let fileStatus = 0;
-      for (const p of policies) {
-        const r = replay(file, program, p, args.audit, io);
-        if (!r) {
-          fileStatus = 2;
-          break;
-        }
-        fileStatus = Math.max(fileStatus, report(file, r, args.audit, io, policies.length > 1 ? ` [${p}]` : ''));
+      for (const r of replay.runs) fileStatus = Math.max(fileStatus, report(name, r, args.audit, io, asked.length > 1 ? ` [${r.policy}]` : ''));
+      if (replay.setupFailure) {
+        io.err(setupError(name, replay.setupFailure));
+        fileStatus = 2;
       }
-      if (fileStatus === 0) io.out(`${file}: ok (${policies.join(', ')})`);
+      if (fileStatus === 0) io.out(`${name}: ok (${asked.join(', ')})`);
       status = Math.max(status, fileStatus);
     }
     return status;
   }
   const file = args.files[0]!;
-  const program = load(file, io);
-  if (!program) return 2;
+  const name = file === '-' ? STDIN_NAME : file;
   if (args.command === 'run') {
-    const r = replay(file, program, args.policy, args.audit, io);
-    if (!r) return 2;
-    const status = report(file, r, args.audit, io);
-    io.out(args.json ? JSON.stringify(r.summary, null, 2) : formatSummary(r.summary));
+    const { replay } = streamFile(file, () => [args.policy], args.audit, io);
+    if (!replay) return 2;
+    if (replay.setupFailure) {
+      io.err(setupError(name, replay.setupFailure));
+      return 2;
+    }
+    const r = replay.runs[0]!;
+    const status = report(name, r, args.audit, io);
+    const summary = r.machine.summary(name);
+    io.out(args.json ? JSON.stringify(summary, null, 2) : formatSummary(summary));
     return status;
   }
+  // compare: the file read once, every policy's machine fed from the same batches.
   const policies = args.policies ?? [...POLICY_NAMES];
+  const { replay } = streamFile(file, () => policies, args.audit, io);
+  if (!replay) return 2;
   const results: Record<string, Summary> = {};
   let status = 0;
-  for (const p of policies) {
-    const r = replay(file, program, p, args.audit, io);
-    if (!r) return 2;
-    status = Math.max(status, report(file, r, args.audit, io, ` [${p}]`));
-    results[p] = r.summary;
+  for (const r of replay.runs) {
+    status = Math.max(status, report(name, r, args.audit, io, ` [${r.policy}]`));
+    results[r.policy!] = r.machine.summary(name);
   }
-  io.out(args.json ? JSON.stringify({ policies: results }, null, 2) : compareTable(file, results));
+  if (replay.setupFailure) {
+    io.err(setupError(name, replay.setupFailure));
+    return 2;
+  }
+  io.out(args.json ? JSON.stringify({ policies: results }, null, 2) : compareTable(name, results));
   return status;
 }
 

@@ -43,6 +43,8 @@ export interface Violation {
   flaw: FlawId;
   /** Row index of the event after which it was seen. */
   event: number;
+  /** The line of that event (the machine sets it while the row is at hand: the command streams rows and drops them). */
+  line?: number;
 }
 
 const MAX_PATHS = 256;

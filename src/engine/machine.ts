@@ -70,9 +70,10 @@ export class MachineError extends Error {
   }
 }
 
-/** A livelock or hang (engine.md), with the row of the event where it happened. */
+/** A livelock or hang (engine.md), with the row of the event where it happened and that row's line. */
 export interface RowIncident extends Incident {
   readonly event: number;
+  readonly line: number;
 }
 
 const ACCESS_OK: AccessResult = Object.freeze({ ok: true, fault: -1 });
@@ -117,6 +118,13 @@ export class Machine {
   /** Row → labels on it, and exits.total when each label's row was about to run. */
   private readonly labelRows = new Map<number, string[]>();
   private exitsAtLabel = new Map<string, number>();
+  /**
+   * Streaming (runBatch): the trace's index of the table's row 0 (rows given
+   * to the shadow, the audit and incidents are the trace's), and the line of
+   * the last event of the batches before.
+   */
+  private rowBase = 0;
+  private lineBefore = 0;
 
   constructor(program: Program, opts: MachineOptions = {}) {
     this.program = program;
@@ -147,16 +155,39 @@ export class Machine {
     this.auditor = this.auditMode === 'off' ? null : new Auditor(this.mmu);
     if (this.auditor) this.auditor.full(-1);
     this.env = new MachineEnv(this);
-    for (const [name, row] of program.labels) {
+    this.indexLabels();
+  }
+
+  private indexLabels(): void {
+    this.labelRows.clear();
+    for (const [name, row] of this.program.labels) {
       const list = this.labelRows.get(row);
       if (list) list.push(name);
       else this.labelRows.set(row, [name]);
     }
   }
 
+  /**
+   * Streaming (the command, src/cli): the program's table, labels and expects
+   * now hold the next batch of rows, row 0 being row `firstRow` of the trace;
+   * replays its rows [0, end) (or up to a replay error). Lines of what is
+   * found (failures, incidents, violations) are taken while the batch is here.
+   */
+  runBatch(firstRow: number, end: number): void {
+    this.rowBase = firstRow;
+    this.pos = 0;
+    this.row = -1;
+    this.lastEventRow = -1;
+    this.indexLabels();
+    this.run(end);
+    if (this.lastEventRow >= 0) {
+      this.lineBefore = this.program.events.lineOf(this.lastEventRow);
+    }
+  }
+
   /** Line of the last event run (what `line` means in an `expect`), 0 before the first. */
   get lastEventLine(): number {
-    return this.lastEventRow < 0 ? 0 : this.program.events.lineOf(this.lastEventRow);
+    return this.lastEventRow < 0 ? this.lineBefore : this.program.events.lineOf(this.lastEventRow);
   }
 
   get done(): boolean {
@@ -208,7 +239,7 @@ export class Machine {
       if (names) for (const n of names) this.exitsAtLabel.set(n, this.mmu.exits.total);
     }
     this.mmu.beginEvent();
-    this.shadow.beginEvent(i);
+    this.shadow.beginEvent(i + this.rowBase);
     const zapped0 = this.shadow.stats.sptesZapped;
     const updated0 = this.shadow.stats.sptesUpdated;
     const exits0 = this.mmu.exits.total;
@@ -263,13 +294,14 @@ export class Machine {
     last.fault = this.mmu.fault;
     last.zapped = this.shadow.stats.sptesZapped - zapped0;
     last.updated = this.shadow.stats.sptesUpdated - updated0;
-    if (this.mmu.incidents.length) for (const inc of this.mmu.incidents) this.incidents.push({ ...inc, event: i });
+    if (this.mmu.incidents.length) for (const inc of this.mmu.incidents) this.incidents.push({ ...inc, event: i + this.rowBase, line: t.lineOf(i) });
     if (this.auditor && this.auditPaused) this.auditor.forgetTrees();
     if (this.auditor && !this.auditPaused) {
       // A livelocked write's store into a shadowed frame changed guest memory under shadow paths
       // without the pte-write path: the incremental audit's premise does not hold, so all of it.
       const full = this.auditMode === 'full' || this.mmu.livelockStore !== null;
-      this.newViolations = full ? this.auditor.full(i) : this.auditor.incremental(i, reloaded ?? []);
+      this.newViolations = full ? this.auditor.full(i + this.rowBase) : this.auditor.incremental(i + this.rowBase, reloaded ?? []);
+      if (this.newViolations.length) for (const v of this.newViolations) v.line = t.lineOf(i);
     }
     return true;
   }
@@ -307,9 +339,9 @@ export class Machine {
     }
   }
 
-  /** Runs to the end (or to a replay error). */
-  run(): void {
-    while (this.step()) {
+  /** Runs to the end, or to row `end` (or to a replay error). */
+  run(end = Infinity): void {
+    while (this.pos < end && this.step()) {
       if (this.error !== null) return;
     }
   }

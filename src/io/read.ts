@@ -35,6 +35,8 @@ export interface ReadOptions {
   maxBytes?: number;
   /** Read FIFOs and pipes (the command); otherwise they are refused (the adapter must not block on open). */
   allowPipes?: boolean;
+  /** readChunksSync: yield the same buffer each time (the caller is done with a chunk when it asks for the next). */
+  reuse?: boolean;
 }
 
 function tooLarge(max: number): TraceReadError {
@@ -101,10 +103,26 @@ export function* readChunksSync(path: string, o: ReadOptions = {}): Generator<Bu
     throw asReadError(e);
   }
   try {
+    yield* fdChunksSync(fd, fifo, max, o.reuse === true);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * The bytes of an open file descriptor in chunks, synchronously, up to `max`
+ * (Infinity: no cap; the command streams). A pipe with no data yet is waited
+ * on without spinning; a FIFO (`fifo`) that reads as empty at first is given
+ * FIFO_GRACE_MS for a writer. `reuse`: one buffer for every chunk.
+ */
+export function* fdChunksSync(fd: number, fifo: boolean, max = MAX_TRACE_BYTES, reuse = false): Generator<Buffer> {
+  {
     let total = 0;
     let waited = 0;
+    let shared: Buffer | undefined;
     for (;;) {
-      const buf = Buffer.allocUnsafe(Math.min(CHUNK, max - total + 1));
+      const size = Math.min(CHUNK, max - total + 1);
+      const buf = reuse ? (shared ??= Buffer.allocUnsafe(CHUNK)).subarray(0, size) : Buffer.allocUnsafe(size);
       let n: number;
       try {
         n = readSync(fd, buf, 0, buf.length, null);
@@ -129,8 +147,25 @@ export function* readChunksSync(path: string, o: ReadOptions = {}): Generator<Bu
       if (total > max) throw tooLarge(max);
       yield n === buf.length ? buf : buf.subarray(0, n);
     }
-  } finally {
-    closeSync(fd);
+  }
+}
+
+/** Opens what the command reads (checked as readChunksSync checks it): the descriptor and whether it is a FIFO. */
+export function openTraceSync(path: string, o: ReadOptions = {}): { fd: number; fifo: boolean } {
+  try {
+    const st = statSync(path);
+    checkKind(st, o);
+    const fifo = st.isFIFO();
+    const fd = openSync(path, fifo ? constants.O_RDONLY | constants.O_NONBLOCK : 'r');
+    try {
+      checkKind(fstatSync(fd), o);
+    } catch (e) {
+      closeSync(fd);
+      throw e;
+    }
+    return { fd, fifo };
+  } catch (e) {
+    throw asReadError(e);
   }
 }
 

@@ -169,6 +169,11 @@ export class TraceStream {
     return this.bad;
   }
 
+  /** The cap of diagnostics (maxDiagnostics) has been reached: more are only counted. */
+  get capReached(): boolean {
+    return this.p.suppressedDiagnostic() !== undefined;
+  }
+
   /** A line longer than MAX_LINE_LENGTH is being counted: its length so far (0: none). */
   get longLineSoFar(): number {
     return this.skipping ? this.skipLen : 0;
