@@ -6,6 +6,8 @@ import { existsSync, readFileSync } from 'node:fs';
 const node = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', sourcemap: true, logLevel: 'warning' };
 const entries = [
   { in: 'src/cli/main.ts', out: 'dist/cli.js' },
+  // The command's parse worker (src/cli/feed-worker.ts finds it beside dist/cli.js).
+  { in: 'src/cli/parse-worker.ts', out: 'dist/parse-worker.js' },
   { in: 'src/debug/adapter.ts', out: 'dist/adapter.js' },
   { in: 'src/lsp/main.ts', out: 'dist/lsp.js' },
   { in: 'bench/lsp.ts', out: 'dist/bench-lsp.js' },

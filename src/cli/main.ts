@@ -5,13 +5,17 @@ import { MAX_TRACE_BYTES, badUtf8Message } from '../io/read';
 import type { Diagnostic, Program } from '../trace';
 import { escapeInvisible } from '../trace/escape';
 import { compareTable, formatSummary } from './format';
-import { LSP_USAGE, startNodeServer } from '../lsp/node';
 import { RECORD_USAGE, recordMain } from './record';
 import { STDIN_NAME, feedSync } from './feed';
+import { feedWorker, useWorker } from './feed-worker';
 import { StreamReplay, type PolicyRun, type SetupFailure } from './replay';
 
-/** Reads a file for the command (the worker thread's feed when it can be used, this thread's otherwise). */
+/** Reads a file for the command: the parse in a worker thread ahead of the replay when it helps and can start, else in this thread. */
 function feed(file: string, replay: StreamReplay): ReturnType<typeof feedSync> {
+  if (useWorker(file)) {
+    const r = feedWorker(file, replay);
+    if (r) return r;
+  }
   return feedSync(file, replay);
 }
 
@@ -235,7 +239,10 @@ export function outputFailure(e: NodeJS.ErrnoException, stream: 'stdout' | 'stde
 export function cli(): void {
   const argv = process.argv.slice(2);
   if (argv[0] === 'lsp') {
-    // The language server (src/lsp) keeps the process alive until its client goes.
+    // The language server (src/lsp) keeps the process alive until its client goes. Loaded
+    // only here: it is most of the bundle, and `run` starts faster without it.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { LSP_USAGE, startNodeServer } = require('../lsp/node') as typeof import('../lsp/node');
     const err = startNodeServer(argv.slice(1));
     if (err) {
       process.stderr.write(`mmutrace lsp: ${err}\n${LSP_USAGE}\n`);

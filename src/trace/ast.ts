@@ -333,6 +333,48 @@ export class EventTable {
     if (this.farAddrs.length) this.farAddrs = [];
   }
 
+  /**
+   * The rows as plain columns, copied (for postMessage with their buffers
+   * transferred: the command's parse worker, src/cli/parse-worker.ts).
+   */
+  toColumns(): EventColumns {
+    const n = this.count;
+    const blocks = ((n + (1 << LINE_BLOCK_SHIFT) - 1) >>> LINE_BLOCK_SHIFT) + 1;
+    const words = ((n + 31) >>> 5) + 1;
+    return {
+      count: n,
+      op: this.op.slice(0, n),
+      lineBase: this.lineBase.slice(0, blocks),
+      lineOff: this.lineOff.slice(0, n),
+      aLo: this.aLo.slice(0, n),
+      aHi: this.aHi.slice(0, n),
+      attr: this.attr.slice(0, n),
+      valBits: this.valBits.slice(0, words),
+      valRank: this.valRank.slice(0, words),
+      vals: this.vals.slice(0, this.valCount * 2),
+      valCount: this.valCount,
+      far: [this.farRows.slice(), this.farLines.slice(), this.farAddrRows.slice(), this.farAddrs.slice()],
+    };
+  }
+
+  /** A table of the rows that toColumns gave (the columns are taken, not copied). */
+  static fromColumns(c: EventColumns): EventTable {
+    const t = new EventTable(1);
+    t.count = c.count;
+    t.op = c.op;
+    t.lineBase = c.lineBase;
+    t.lineOff = c.lineOff;
+    t.aLo = c.aLo;
+    t.aHi = c.aHi;
+    t.attr = c.attr;
+    t.valBits = c.valBits;
+    t.valRank = c.valRank;
+    t.vals = c.vals.length ? c.vals : new Uint32Array(16);
+    t.valCount = c.valCount;
+    [t.farRows, t.farLines, t.farAddrRows, t.farAddrs] = c.far;
+    return t;
+  }
+
   /** Shrinks the columns to `count` rows (call once, when parsing is done). */
   trim(): void {
     if (this.op.length !== this.count) this.grow(this.count);
@@ -486,6 +528,22 @@ export class EventTable {
     this.valBits = copy(this.valBits, ((cap - 1) >>> 5) + 1, (k) => new Uint32Array(k));
     this.valRank = copy(this.valRank, ((cap - 1) >>> 5) + 1, (k) => new Uint32Array(k));
   }
+}
+
+/** An EventTable's rows as plain columns (EventTable.toColumns / fromColumns). */
+export interface EventColumns {
+  count: number;
+  op: Uint8Array;
+  lineBase: Uint32Array;
+  lineOff: Uint8Array;
+  aLo: Uint32Array;
+  aHi: Uint16Array;
+  attr: Uint16Array;
+  valBits: Uint32Array;
+  valRank: Uint32Array;
+  vals: Uint32Array;
+  valCount: number;
+  far: [number[], number[], number[], number[]];
 }
 
 export interface SpaceDecl {

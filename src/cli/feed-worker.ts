@@ -1,0 +1,108 @@
+// Reading a trace for the command with the parse in a worker thread
+// (parse-worker.ts) running ahead of the replay, which stays in this thread:
+// the command is synchronous, so messages are taken with
+// receiveMessageOnPort and waited for with Atomics.wait on a shared counter.
+// Used when the machine has two cores or more and the input is large (or a
+// pipe, or gzip-compressed); feed.ts's feedSync otherwise, and whenever the
+// worker cannot start. Both give the same output (test/cli/stream.test.ts).
+
+import { existsSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { MessageChannel, Worker, receiveMessageOnPort } from 'node:worker_threads';
+import { EventTable, type Diagnostic, type Program } from '../trace';
+import type { FedFile } from './feed';
+import type { StreamReplay } from './replay';
+import type { ToReplay, WorkerInput } from './worker-protocol';
+
+/** Regular files smaller than this are parsed in this thread (starting a worker costs more than it saves). */
+export const WORKER_MIN_BYTES = 4 << 20;
+
+/** The worker's bundle (dist/parse-worker.js), beside this bundle or, from the sources (tests), in dist/. */
+function workerPath(): string | undefined {
+  return [join(__dirname, 'parse-worker.js'), join(__dirname, '..', '..', 'dist', 'parse-worker.js')].find((p) => existsSync(p));
+}
+
+/**
+ * Whether to parse in a worker: MMUTRACE_PARSE_WORKER=never|always decides
+ * (the tests run both paths); else with two cores or more, for a pipe, stdin,
+ * a `.gz` file or a file of WORKER_MIN_BYTES or more.
+ */
+export function useWorker(file: string): boolean {
+  const env = process.env.MMUTRACE_PARSE_WORKER;
+  if (env === 'never') return false;
+  if (workerPath() === undefined) return false;
+  if (env === 'always') return true;
+  if (availableParallelism() < 2) return false;
+  if (file === '-' || file.endsWith('.gz')) return true;
+  try {
+    const st = statSync(file);
+    return !st.isFile() || st.size >= WORKER_MIN_BYTES;
+  } catch {
+    return false;
+  }
+}
+
+/** Reads, parses (in the worker) and replays (here) a file; null when the worker could not be started. */
+export function feedWorker(file: string, replay: StreamReplay): FedFile | null {
+  const path = workerPath();
+  if (!path) return null;
+  const { port1, port2 } = new MessageChannel();
+  const ctlBuf = new SharedArrayBuffer(8);
+  const ctl = new Int32Array(ctlBuf);
+  let worker: Worker;
+  try {
+    const data: WorkerInput = { file, port: port2, ctl: ctlBuf };
+    worker = new Worker(path, { workerData: data, transferList: [port2] });
+  } catch {
+    return null;
+  }
+  const next = (): ToReplay => {
+    for (;;) {
+      const posted = Atomics.load(ctl, 0);
+      const m = receiveMessageOnPort(port1);
+      if (m) {
+        Atomics.add(ctl, 1, 1);
+        Atomics.notify(ctl, 1);
+        return m.message as ToReplay;
+      }
+      Atomics.wait(ctl, 0, posted, 1000);
+    }
+  };
+  const diagnostics: Diagnostic[] = [];
+  let program: Program | undefined;
+  try {
+    for (;;) {
+      const m = next();
+      switch (m.t) {
+        case 'setup':
+          program = { ...m.setup, events: new EventTable(1), labels: new Map(), expects: [] };
+          replay.begin(program, m.hasErrors);
+          break;
+        case 'batch':
+          diagnostics.push(...m.diagnostics);
+          replay.batch({ events: EventTable.fromColumns(m.cols), firstRow: m.firstRow, labels: new Map(m.labels), expects: m.expects }, m.errorLine);
+          if (m.hasErrors && m.errorLine === 0) replay.stop();
+          break;
+        case 'diagnostics':
+          diagnostics.push(...m.diagnostics);
+          if (m.hasErrors) replay.stop();
+          break;
+        case 'end': {
+          diagnostics.push(...(m.stopLine ? m.diagnostics.filter((d) => !/more diagnostics? not shown$/.test(d.message)) : m.diagnostics));
+          if (m.stopLine) diagnostics.push(m.stopLine);
+          const out: FedFile = { diagnostics, hasErrors: m.hasErrors };
+          if (m.badUtf8) out.badUtf8 = m.badUtf8;
+          return out;
+        }
+        case 'readError':
+          return { readError: m.message, diagnostics: [], hasErrors: true };
+        case 'crash':
+          throw new Error(`the parse worker failed: ${m.message}`);
+      }
+    }
+  } finally {
+    port1.close();
+    void worker.terminate();
+  }
+}
