@@ -13,6 +13,7 @@ const entries = [
   { in: 'bench/lsp.ts', out: 'dist/bench-lsp.js' },
   { in: 'bench/bench.ts', out: 'dist/bench.js' },
   { in: 'bench/debug-bench.ts', out: 'dist/debug-bench.js' },
+  { in: 'bench/stream.ts', out: 'dist/bench-stream.js' },
   { in: 'bench/large-shadow.ts', out: 'dist/large-shadow.js' },
   { in: 'bench/mem.ts', out: 'dist/bench-mem.js' },
   { in: 'fuzz/fuzz.ts', out: 'dist/fuzz.js' },

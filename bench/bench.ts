@@ -198,6 +198,8 @@ async function main(): Promise<void> {
   spawnSync(process.execPath, ['--expose-gc', join(__dirname, 'bench-record.js')], { stdio: 'inherit' });
   // The extension's activation (bundle evaluation and activate()), in a process of its own.
   spawnSync(process.execPath, [join(__dirname, 'bench-activation.js')], { stdio: 'inherit' });
+  // The command on traces of any size (issue 13): 1M and 10M events, 100M with --huge; in a process of its own.
+  spawnSync(process.execPath, [join(__dirname, 'bench-stream.js'), ...(process.argv.includes('--huge') ? ['--huge'] : [])], { stdio: 'inherit' });
 }
 
 main().then(

@@ -52,7 +52,9 @@ describe('reading: devices, pipes, the cap (17.1, 14.4)', () => {
   });
 
   it('reads a pipe up to the cap and stops there (a pipe reports no size)', () => {
-    // `yes` writes without end into a FIFO: the reader counts and stops past the cap; the writer then gets EPIPE.
+    // The whole-file reader (the debugger's, the language server's): `yes` writes without end into a FIFO,
+    // the reader counts and stops past the cap; the writer then gets EPIPE. The command streams without a
+    // cap since issue 13; its endless inputs are in stream.test.ts.
     const fifo = join(dir, `fifo${n++}`);
     spawnSync('mkfifo', [fifo]);
     const writer = spawn('bash', ['-c', `yes "read 0x1000" > ${fifo}`], { stdio: 'ignore' });
