@@ -241,4 +241,22 @@ describe('resuming at a line boundary', () => {
       { numRuns: 400 },
     );
   });
+
+  test('from every line of a trace with long lines (not kept) and multi-byte characters, whatever the chunks', () => {
+    const long = 'é'.repeat(MAX_LINE_LENGTH + 3);
+    const text = `space a\nread 0x1000 # ü\n# ${long}\r\nread ${long}\nread 0x2000 @x\r\n${' '.repeat(MAX_LINE_LENGTH + 7)}\nread 0x1000\rz\nbogus\nread 0x3000 @x\nread 0x4000`;
+    const bytes = Buffer.from(text, 'utf8');
+    for (const cuts of [[], [5, 100_003, 200_011], [bytes.length - 3]]) {
+      const states: ParserState[] = [];
+      const full = streamed(bytes, cuts, undefined, (s) => states.push(s), 1, 3000);
+      expect(full).toEqual(wholeCmp(bytes));
+      expect(states.map((s) => s.line)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+      for (const st of states) {
+        const r = streamed(bytes.subarray(st.byteOffset), [7], st, undefined, 0, 3000);
+        expect(r.rows, `from line ${st.line + 1}`).toEqual(full.rows.slice(st.row));
+        expect(r.labels).toEqual(full.labels.filter(([, row]) => row >= st.row));
+        expect(r.diagnostics, `from line ${st.line + 1}`).toEqual(full.diagnostics.filter((d) => d.line > st.line));
+      }
+    }
+  });
 });
