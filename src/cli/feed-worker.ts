@@ -2,12 +2,12 @@
 // (parse-worker.ts) running ahead of the replay, which stays in this thread:
 // the command is synchronous, so messages are taken with
 // receiveMessageOnPort and waited for with Atomics.wait on a shared counter.
-// Used when the machine has two cores or more and the input is large (or a
-// pipe, or gzip-compressed); feed.ts's feedSync otherwise, and whenever the
-// worker cannot start. Both give the same output (test/cli/stream.test.ts).
+// Used for `.gz` files, and with a core to spare (two or more, and a load
+// average below the cores less one) for large files, pipes and stdin;
+// feed.ts's feedSync otherwise, and whenever the worker cannot start. Both give the same output (test/cli/stream.test.ts).
 
 import { existsSync, statSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { MessageChannel, Worker, receiveMessageOnPort } from 'node:worker_threads';
 import { EventTable, type Diagnostic, type Program } from '../trace';
@@ -25,7 +25,7 @@ function workerPath(): string | undefined {
 
 /**
  * Whether to parse in a worker: MMUTRACE_PARSE_WORKER=never|always decides
- * (the tests run both paths); else with two cores or more, for a pipe, stdin,
+ * (the tests run both paths); else with a core to spare, for a pipe, stdin,
  * a `.gz` file or a file of WORKER_MIN_BYTES or more.
  */
 export function useWorker(file: string): boolean {
@@ -33,8 +33,13 @@ export function useWorker(file: string): boolean {
   if (env === 'never') return false;
   if (workerPath() === undefined) return false;
   if (env === 'always') return true;
-  if (availableParallelism() < 2) return false;
-  if (file === '-' || file.endsWith('.gz')) return true;
+  // Only the worker streams gzip (node:zlib has no synchronous stream): always there.
+  if (file !== '-' && file.endsWith('.gz')) return true;
+  // A core to spare: two or more, and (where the system says) fewer runnable tasks than cores less
+  // one. On a busy machine the worker only competes with the replay (measured: README, bench).
+  const cores = availableParallelism();
+  if (cores < 2 || cores - loadavg()[0]! < 1) return false;
+  if (file === '-') return true;
   try {
     const st = statSync(file);
     return !st.isFile() || st.size >= WORKER_MIN_BYTES;
