@@ -44,7 +44,7 @@ export function* commandChunks(file: string): Generator<Uint8Array> {
     yield* gzipChunks(file);
     return;
   }
-  const { fd, fifo } = openTraceSync(file, { allowPipes: true });
+  const { fd, fifo } = openTraceSync(file, { allowPipes: true, maxBytes: Infinity });
   try {
     yield* fdChunksSync(fd, fifo, Infinity, true);
   } finally {
@@ -66,7 +66,7 @@ function closeQuietly(fd: number): void {
  * (parse-worker.ts) streams it without a cap.
  */
 function* gzipChunks(file: string): Generator<Uint8Array> {
-  const { fd } = openTraceSync(file);
+  const { fd } = openTraceSync(file, { maxBytes: Infinity });
   let bytes: Buffer;
   try {
     bytes = readFileSync(fd);

@@ -65,7 +65,7 @@ function end(stopped: boolean): void {
 async function main(): Promise<void> {
   const file = input.file;
   if (file.endsWith('.gz') && file !== '-') {
-    const { fd } = openTraceSync(file);
+    const { fd } = openTraceSync(file, { maxBytes: Infinity });
     const gunzip = createGunzip({ chunkSize: 1 << 20 });
     const source = createReadStream('', { fd, highWaterMark: 1 << 16 });
     source.pipe(gunzip);
@@ -85,7 +85,7 @@ async function main(): Promise<void> {
   }
   let fd = 0;
   let fifo = false;
-  if (file !== '-') ({ fd, fifo } = openTraceSync(file, { allowPipes: true }));
+  if (file !== '-') ({ fd, fifo } = openTraceSync(file, { allowPipes: true, maxBytes: Infinity }));
   try {
     for (const chunk of fdChunksSync(fd, fifo, Infinity, true)) {
       s.push(chunk);

@@ -7,7 +7,7 @@
 // trace without end (`yes 'read 0x1000'`) is replayed in constant memory.
 
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -240,6 +240,17 @@ describe('inputs without end (issue 17 item 1, now that the command has no size 
     expect(replay.runs[0]!.machine.events).toBe(1_800_000);
     // 1.5M more events: what is held after collection grows by less than 2 MB (the table is reused, rows are dropped).
     expect(held[1]! - held[0]!).toBeLessThan(2 << 20);
+  });
+
+  it('a regular file past the old 500 MiB cap is read, not refused (a sparse file of NULs: it stops at its first 16 Mi characters)', () => {
+    const f = join(dir, `sparse${n++}.mmutrace`);
+    writeFileSync(f, '');
+    truncateSync(f, 600 * 1024 * 1024);
+    for (const worker of ['never', 'always'] as const) {
+      const r = cli(['run', f], { worker });
+      expect(r.stderr).toBe(`${f}:1:1: error: line 1 is longer than 16777216 characters: reading stopped there (this is not a trace)\n`);
+      expect(r.status).toBe(2);
+    }
   });
 
   it('the byte cap of the whole-file reader no longer applies to the command: a pipe past 3 MiB is read whole', () => {
