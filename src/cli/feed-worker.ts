@@ -6,12 +6,14 @@
 // average below the cores less one) for large files, pipes and stdin;
 // feed.ts's feedSync otherwise, and whenever the worker cannot start. Both give the same output (test/cli/stream.test.ts).
 
-import { existsSync, statSync } from 'node:fs';
+import { closeSync, existsSync, statSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { MessageChannel, Worker, receiveMessageOnPort } from 'node:worker_threads';
 import { EventTable, type Diagnostic, type Program } from '../trace';
-import type { FedFile } from './feed';
+import { openTraceSync, fdChunksSync } from '../io/read';
+import { TraceStream } from '../trace/stream';
+import { runaway, type FedFile } from './feed';
 import type { StreamReplay } from './replay';
 import type { ToReplay, WorkerInput } from './worker-protocol';
 
@@ -48,6 +50,39 @@ export function useWorker(file: string): boolean {
   }
 }
 
+function regularFile(file: string): boolean {
+  if (file === '-' || file.endsWith('.gz')) return false;
+  try {
+    return statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** Parses and replays the start of the file in this thread until the worker has posted its first message. */
+function headStart(file: string, replay: StreamReplay, ctl: Int32Array): void {
+  let fd: number;
+  try {
+    fd = openTraceSync(file, { maxBytes: Infinity }).fd;
+  } catch {
+    return; // the worker says why
+  }
+  const s = new TraceStream();
+  try {
+    for (const chunk of fdChunksSync(fd, false, Infinity, true)) {
+      s.push(chunk);
+      const b = s.take();
+      if (s.setupReady) replay.begin(s.setup, s.hasErrors);
+      if (b) replay.batch(b, s.errorLine || (s.badUtf8 ? s.badUtf8.line : 0));
+      if (s.hasErrors || Atomics.load(ctl, 0) > 0 || runaway(s)) return;
+    }
+  } catch {
+    // a read error: the worker meets it too and says it
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Reads, parses (in the worker) and replays (here) a file; null when the worker could not be started. */
 export function feedWorker(file: string, replay: StreamReplay): FedFile | null {
   const path = workerPath();
@@ -74,6 +109,10 @@ export function feedWorker(file: string, replay: StreamReplay): FedFile | null {
       Atomics.wait(ctl, 0, posted, 1000);
     }
   };
+  // While the worker starts (a new isolate, its code cold: about 300 ms here), this thread
+  // parses and replays the start of a regular file itself, until the worker's first message;
+  // the worker's rows before where it got are then skipped (the same rows, the same numbers).
+  if (regularFile(file)) headStart(file, replay, ctl);
   const diagnostics: Diagnostic[] = [];
   let program: Program | undefined;
   try {

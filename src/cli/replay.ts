@@ -70,9 +70,14 @@ export class StreamReplay {
     }
   }
 
+  /** Rows replayed so far (the trace's index of the next row to replay). */
+  nextRow = 0;
+
   /**
-   * Replays a batch on every machine. `errorLine` is the first line with a
-   * parse error so far (0: none): the replay stops before it.
+   * Replays a batch on every machine, from its row `nextRow` on (rows before
+   * it were replayed already: the worker's feed may hand the same rows twice).
+   * `errorLine` is the first line with a parse error so far (0: none): the
+   * replay stops before it.
    */
   batch(b: EventBatch, errorLine: number): void {
     if (!this.running || !this.program) return;
@@ -85,11 +90,13 @@ export class StreamReplay {
       end = b.events.rowAtOrAfterLine(errorLine);
       this.stopped = true;
     }
-    if (end === 0) return;
+    const start = Math.max(0, this.nextRow - b.firstRow);
+    if (end <= start) return;
+    this.nextRow = b.firstRow + end;
     for (const r of this.runs) {
       if (r.error) continue;
       const m = r.machine;
-      m.runBatch(b.firstRow, end);
+      m.runBatch(b.firstRow, end, start);
       if (m.error !== null) r.error = { line: b.events.lineOf(m.row), message: m.error };
     }
   }

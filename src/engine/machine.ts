@@ -170,12 +170,12 @@ export class Machine {
   /**
    * Streaming (the command, src/cli): the program's table, labels and expects
    * now hold the next batch of rows, row 0 being row `firstRow` of the trace;
-   * replays its rows [0, end) (or up to a replay error). Lines of what is
+   * replays its rows [start, end) (or up to a replay error). Lines of what is
    * found (failures, incidents, violations) are taken while the batch is here.
    */
-  runBatch(firstRow: number, end: number): void {
+  runBatch(firstRow: number, end: number, start = 0): void {
     this.rowBase = firstRow;
-    this.pos = 0;
+    this.pos = start;
     this.row = -1;
     this.lastEventRow = -1;
     this.indexLabels();

@@ -113,6 +113,42 @@ describe('any chunking gives the replay of the whole text (property)', () => {
   });
 });
 
+describe('rows handed twice are replayed once (the worker feed: this thread starts, the worker goes on)', () => {
+  it('a first stream stopped anywhere, then a second from the start: the replay of one stream (property)', () => {
+    fc.assert(
+      fc.property(planArb({ maxEvents: 60 }), fc.nat(), fc.integer({ min: 1, max: 300 }), fc.integer({ min: 1, max: 300 }), (plan, stopRaw, w1, w2) => {
+        const text = buildTrace(plan, { linux: false }) + 'expect exits.total >= 0\nexpect line == 0\n';
+        const bytes = Buffer.from(text);
+        const replay = new StreamReplay(() => ['update', 'tdp'], true);
+        const feed = (s: TraceStream, upTo: number): void => {
+          for (let at = 0; at < upTo; at += 50) {
+            s.push(bytes.subarray(at, Math.min(at + 50, upTo)));
+            const b = s.take();
+            if (s.setupReady) replay.begin(s.setup, s.hasErrors);
+            if (b) replay.batch(b, s.errorLine);
+          }
+        };
+        feed(new TraceStream({ window: w1 }), stopRaw % (bytes.length + 1));
+        const second = new TraceStream({ window: w2 });
+        feed(second, bytes.length);
+        second.end();
+        const b = second.take();
+        if (second.setupReady) replay.begin(second.setup, second.hasErrors);
+        if (b) replay.batch(b, second.errorLine);
+        const got = replay.runs.map((r) => ({
+          summary: r.machine.summary('f'),
+          failures: r.machine.failures.map((f) => [f.line, f.col, f.message]),
+          incidents: r.machine.incidents.map((i) => [i.kind, i.line, i.message]),
+          violations: (r.machine.auditor?.violations ?? []).map((v) => [v.check, v.line, v.message]),
+          error: r.error ? [r.error.line, r.error.message] : null,
+        }));
+        expect(got).toEqual(['update', 'tdp'].map((p) => wholeReplay(text, p, true)));
+      }),
+      { numRuns: 60 },
+    );
+  });
+});
+
 const examples = ['demand-fault.mmutrace', 'copy-on-write.mmutrace', 'livelock-self-map.mmutrace', 'flaw1-update-overgrant.mmutrace', 'reclaim-root-in-use.mmutrace'];
 
 describe('the worker thread and this thread print the same', () => {
