@@ -90,9 +90,6 @@ export interface ParentLink {
   index: number;
 }
 
-const NO_VALUES = new Float64Array(0);
-const NO_ACCESS = new Uint8Array(0);
-
 /**
  * A leaf's recorded access (2007's PT_SHADOW_WRITABLE and PT_SHADOW_USER,
  * kept in the entry's spare bits): what the walk that built it allowed.
@@ -101,9 +98,16 @@ const NO_ACCESS = new Uint8Array(0);
  */
 export const ACC_REC_W = 1;
 export const ACC_REC_U = 2;
-/** After the 512 slots, a bitmap of the present entries (value ≠ 0): 32 words of 16 bits. */
+/** After the 512 slots of a slot table, a bitmap of the present entries (value ≠ 0): 32 words of 16 bits. */
 const PRESENT_WORDS = PT64_ENT_PER_PAGE / 16;
 const SLOTS_LENGTH = PT64_ENT_PER_PAGE + PRESENT_WORDS;
+/**
+ * A page with at most this many slots finds an index by scanning its slots'
+ * indexes (no slot table): most shadow pages hold one to a few entries, and
+ * a slot table is 1 KB (a million pages of one entry each would hold 1 GB of
+ * tables, issue 17.3). Past it, the page gets a table.
+ */
+export const SMALL_PAGE_SLOTS = 16;
 
 /**
  * The slot tables of freed pages, zeroed, for the next pages: allocating a
@@ -115,6 +119,9 @@ const freeSlots: Uint16Array[] = [];
 const FREE_SLOTS_MAX = 256;
 /** What a freed page reads through: no entry, no slot. Never written (see `slotFor`). */
 const NO_SLOTS = new Uint16Array(SLOTS_LENGTH);
+/** What small pages start from (never written: a small page's arrays are replaced by longer copies). */
+const EMPTY: number[] = [];
+const NO_KIDS: (ShadowPage | null)[] = [];
 
 export class ShadowPage {
   /** Allocation serial: unique for the life of the machine, never reused. */
@@ -122,18 +129,23 @@ export class ShadowPage {
   readonly gfn: number;
   readonly role: Role;
   readonly word: number;
-  // The 512 entries, sparse (a page mostly holds a few): per index, 0 when
-  // the entry never held anything, else 1 + its slot; by slot, the entry's
-  // value (an exact number, see bits.ts: NX kept at bit 52) and, level > 1,
-  // the shadow page it points to. A slot, once given, stays with its index.
-  // After the 512 slots, the present entries as a bitmap (entries() and
+  // The 512 entries, sparse (a page mostly holds a few). By slot: `meta`,
+  // the entry's index plus 512 × its recorded access (ACC_REC_W |
+  // ACC_REC_U, for leaves); `vals`, its value (an exact number, see bits.ts:
+  // NX kept at bit 52); and, level > 1, `kids`, the shadow page it points
+  // to. A slot, once given, stays with its index. Up to SMALL_PAGE_SLOTS
+  // slots an index is found by scanning `meta` (`slots` is null), and the
+  // arrays are exactly as long as the slots given (plain arrays: a typed
+  // array costs about 200 bytes of its own); past that, `slots` is a table:
+  // per index, 0 when the entry never held anything, else 1 + its slot, and
+  // after the 512 slots the present entries as a bitmap (entries() and
   // nextEntry() find them in index order without reading all 512).
-  private slots = freeSlots.pop() ?? new Uint16Array(SLOTS_LENGTH);
-  private vals: Float64Array = NO_VALUES;
-  /** By slot: the entry's recorded access (ACC_REC_W | ACC_REC_U), for leaves. */
-  private accs: Uint8Array = NO_ACCESS;
-  private readonly kids: (ShadowPage | null)[] | null;
+  private slots: Uint16Array | null = null;
+  private meta: number[] = EMPTY;
+  private vals: number[] = EMPTY;
+  private kids: (ShadowPage | null)[] | null;
   private used = 0;
+  private freed = false;
   private readonly links: ParentLink[] = [];
   rootCount = 0;
   alive = true;
@@ -156,7 +168,7 @@ export class ShadowPage {
     this.gfn = gfn;
     this.role = role;
     this.word = roleWord(role);
-    this.kids = role.level > 1 ? [] : null;
+    this.kids = role.level > 1 ? (NO_KIDS) : null;
     this.bornAt = bornAt;
   }
 
@@ -178,47 +190,69 @@ export class ShadowPage {
     return this.links;
   }
 
+  /** 1 + the slot of index i, or 0 when i never held an entry. */
+  private slotOf(i: number): number {
+    const t = this.slots;
+    if (t !== null) return t[i]!;
+    const m = this.meta;
+    for (let k = 0; k < m.length; k++) if ((m[k]! & (PT64_ENT_PER_PAGE - 1)) === i) return k + 1;
+    return 0;
+  }
+
   /** Entry i (0 when not present). */
   entry(i: number): number {
-    const s = this.slots[i]!;
+    const s = this.slotOf(i);
     return s === 0 ? 0 : this.vals[s - 1]!;
   }
 
   /** The recorded access of entry i (ACC_REC_W | ACC_REC_U; meaningful while the entry is present). */
   access(i: number): number {
-    const s = this.slots[i]!;
-    return s === 0 ? 0 : this.accs[s - 1]!;
+    const s = this.slotOf(i);
+    return s === 0 ? 0 : this.meta[s - 1]! >>> 9;
   }
 
   /** Records the access of entry i (set with the entry by fetch and update_pte). */
   storeAccess(i: number, a: number): void {
-    let s = this.slots[i]!;
+    let s = this.slotOf(i);
     if (s === 0) {
       if (a === 0) return;
       s = this.slotFor(i);
     }
-    if (this.accs[s - 1] === a) return;
-    this.accs[s - 1] = a;
+    const m = this.meta[s - 1]!;
+    if (m >>> 9 === a) return;
+    this.meta[s - 1] = (m & (PT64_ENT_PER_PAGE - 1)) + PT64_ENT_PER_PAGE * a;
     this.changed = true;
   }
 
   /** Level > 1: the shadow page entry i points to, or null. */
   child(i: number): ShadowPage | null {
-    const s = this.slots[i]!;
-    return s === 0 || this.kids === null ? null : this.kids[s - 1]!;
+    if (this.kids === null) return null;
+    const s = this.slotOf(i);
+    return s === 0 ? null : this.kids[s - 1]!;
   }
 
   /**
    * The first index ≥ `from` whose entry is present (≠ 0), or -1. Index order:
    * `for (let i = p.nextEntry(0); i >= 0; i = p.nextEntry(i + 1))` visits what
    * `for (i = 0; i < 512; i++) if (p.entry(i) !== 0)` visits, reading 32 words
-   * of a bitmap instead of 512 entries (an entry cleared or set at or before
-   * the current index while iterating does not disturb the loop).
+   * of a bitmap (or a small page's few slots) instead of 512 entries (an entry
+   * cleared or set at or before the current index while iterating does not
+   * disturb the loop).
    */
   nextEntry(from: number): number {
+    const s = this.slots;
+    if (s === null) {
+      const m = this.meta;
+      const v = this.vals;
+      let best = PT64_ENT_PER_PAGE;
+      for (let k = 0; k < m.length; k++) {
+        const i = m[k]! & (PT64_ENT_PER_PAGE - 1);
+        if (i >= from && i < best && v[k] !== 0) best = i;
+      }
+      return best === PT64_ENT_PER_PAGE ? -1 : best;
+    }
     let w = from >>> 4;
     if (w >= PRESENT_WORDS) return -1;
-    const s = this.slots;
     let bits = s[PT64_ENT_PER_PAGE + w]! & (0xffff << (from & 15));
     while (bits === 0) {
       if (++w === PRESENT_WORDS) return -1;
@@ -236,22 +270,24 @@ export class ShadowPage {
 
   /** Stores entry i as is (ShadowMmu.setSpte keeps the reverse map and the change log: use it). */
   storeEntry(i: number, v: number): void {
-    const sl = this.slots;
-    let s = sl[i]!;
+    let s = this.slotOf(i);
     if (s === 0) {
       if (v === 0) return;
       s = this.slotFor(i);
     }
     this.vals[s - 1] = v;
-    const w = PT64_ENT_PER_PAGE + (i >>> 4);
-    if (v === 0) sl[w] = sl[w]! & ~(1 << (i & 15));
-    else sl[w] = sl[w]! | (1 << (i & 15));
+    const sl = this.slots;
+    if (sl !== null) {
+      const w = PT64_ENT_PER_PAGE + (i >>> 4);
+      if (v === 0) sl[w] = sl[w]! & ~(1 << (i & 15));
+      else sl[w] = sl[w]! | (1 << (i & 15));
+    }
     this.changed = true;
   }
 
   /** Level > 1: stores the child of entry i (ShadowMmu.link and the zaps keep the links: use them). */
   storeChild(i: number, c: ShadowPage | null): void {
-    let s = this.slots[i]!;
+    let s = this.slotOf(i);
     if (s === 0) {
       if (c === null) return;
       s = this.slotFor(i);
@@ -260,20 +296,49 @@ export class ShadowPage {
     this.changed = true;
   }
 
+  /** Gives index i (which has none) a slot, empty: returns 1 + the slot. */
   private slotFor(i: number): number {
-    if (this.slots === NO_SLOTS) throw new Error(`engine bug: an entry written into ${this.describe()} after it was freed`);
-    if (this.used === this.vals.length) {
-      const n = Math.min(PT64_ENT_PER_PAGE, Math.max(4, this.used * 2));
-      const v = new Float64Array(n);
-      v.set(this.vals);
-      this.vals = v;
-      const a = new Uint8Array(n);
-      a.set(this.accs);
-      this.accs = a;
+    if (this.freed) throw new Error(`engine bug: an entry written into ${this.describe()} after it was freed`);
+    const k = this.used++;
+    if (this.slots === null) {
+      // Small: arrays exactly as long as the slots (a push would give them room for 16 more).
+      this.meta = this.meta.concat(i);
+      this.vals = this.vals.concat(0);
+      if (this.kids !== null) this.kids = this.kids.concat(null);
+      if (this.used > SMALL_PAGE_SLOTS) this.makeTable();
+    } else {
+      this.meta.push(i);
+      this.vals.push(0);
+      this.kids?.push(null);
+      this.slots[i] = k + 1;
     }
-    this.kids?.push(null);
-    this.slots[i] = ++this.used;
-    return this.used;
+    return k + 1;
+  }
+
+  /** From small to a slot table (the page's slots passed SMALL_PAGE_SLOTS). */
+  private makeTable(): void {
+    const t = freeSlots.pop() ?? new Uint16Array(SLOTS_LENGTH);
+    const m = this.meta;
+    for (let k = 0; k < m.length; k++) {
+      const i = m[k]! & (PT64_ENT_PER_PAGE - 1);
+      t[i] = k + 1;
+      if (this.vals[k] !== 0) t[PT64_ENT_PER_PAGE + (i >>> 4)] |= 1 << (i & 15);
+    }
+    this.slots = t;
+  }
+
+  /** Back to small and empty; the slot table, if any, goes back for the next page. */
+  private dropEntries(): void {
+    const t = this.slots;
+    if (t !== null && t !== NO_SLOTS && freeSlots.length < FREE_SLOTS_MAX) {
+      t.fill(0);
+      freeSlots.push(t);
+    }
+    this.slots = null;
+    this.meta = EMPTY;
+    this.vals = EMPTY;
+    if (this.kids !== null) this.kids = NO_KIDS;
+    this.used = 0;
   }
 
   /**
@@ -281,13 +346,9 @@ export class ShadowPage {
    * back for the next page, and it reads as empty from now on.
    */
   release(): void {
-    const s = this.slots;
-    if (s === NO_SLOTS) return;
-    this.slots = NO_SLOTS;
-    if (freeSlots.length < FREE_SLOTS_MAX) {
-      s.fill(0);
-      freeSlots.push(s);
-    }
+    if (this.freed) return;
+    this.dropEntries();
+    this.freed = true;
   }
 
   /** Adds a parent link (ShadowMmu.link keeps the parent's entry: use it). */
@@ -343,12 +404,7 @@ export class ShadowPage {
 
   /** Forgets every entry, child and parent link (ShadowMmu.restore, before it loads the page from an image). */
   clearForRestore(): void {
-    this.slots.fill(0);
-    // A slot handed out again must read as an empty entry until it is written.
-    this.vals.fill(0, 0, this.used);
-    this.accs.fill(0, 0, this.used);
-    this.used = 0;
-    if (this.kids !== null) this.kids.length = 0;
+    this.dropEntries();
     this.links.length = 0;
     this.changed = true;
   }
@@ -361,9 +417,9 @@ export class ShadowPage {
     const data = new Array<number>(n * (kids ? 3 : 2) + ps.length);
     let k = 0;
     for (let i = this.nextEntry(0); i >= 0; i = this.nextEntry(i + 1)) {
-      const s = this.slots[i]! - 1;
+      const s = this.slotOf(i) - 1;
       // The index and, above it, the recorded access (indexes are below 512).
-      data[k] = i + PT64_ENT_PER_PAGE * this.accs[s]!;
+      data[k] = this.meta[s]!;
       data[n + k] = this.vals[s]!;
       if (kids) data[2 * n + k] = kids[s]?.uid ?? 0;
       k++;
