@@ -31,6 +31,15 @@
 // machine stood knows the row of every violation before; going forward over
 // rows run before, the checkpoints and the frontier give the counts ahead.
 // The audit is more than half of a row's cost.
+//
+// Checkpoints have a memory budget (CHECKPOINT_BUDGET_BYTES, issue 17.3):
+// each one holds a list of every live shadow page (8 bytes a page: a
+// million pages make 8 MB a checkpoint) and the images of the pages that
+// changed since the one before. When what they hold passes the budget, the
+// temporary checkpoints go first; then every other checkpoint is dropped
+// (the first, at row 0, and the newest stay) and the least gap between
+// checkpoints doubles, so that a run of any length keeps at most about the
+// budget in checkpoints, and a step back re-runs more rows instead.
 
 import { imageBytes, type MachineSnapshot, type Machine, type StepRecorder } from '../engine';
 import { Op, firstIndex } from '../trace';
@@ -47,9 +56,16 @@ interface Checkpoint {
   /** Exits per vCPU (the engine counts them globally only). */
   vcpuExits: Float64Array;
   lastEventRow: number;
+  /** About the bytes it holds of its own: its page list, and the images first made for it (ShadowMmu.lastSnapshotOwnBytes). */
+  bytes: number;
 }
 
-/** The smallest and largest gap between checkpoints, in rows. */
+/**
+ * The smallest and largest gap between checkpoints, in rows; the largest
+ * is passed only when snapshots are so slow (a huge shadow) that a gap this
+ * long would make checkpoints cost more than 1/CHECKPOINT_COST_RATIO of
+ * the replay, and the smallest is raised when the budget thins checkpoints.
+ */
 export const MIN_CHECKPOINT_GAP = 512;
 export const MAX_CHECKPOINT_GAP = 16384;
 /** Replay time between checkpoints (ms): about the most a step backwards re-runs. */
@@ -62,6 +78,12 @@ export const LOCAL_GAP = 256;
 export const LOCAL_WINDOW = 8 * LOCAL_GAP;
 /** Rows between the temporary checkpoints a forward run over rows run before leaves behind it. */
 export const TRAIL_GAP = 2048;
+/**
+ * The most the checkpoints (temporary ones included) may hold, in bytes (an
+ * estimate: the page lists and new images of ShadowMmu.lastSnapshotOwnBytes, the
+ * audit's state where it changed); past it they are thinned (see above).
+ */
+export const CHECKPOINT_BUDGET_BYTES = 256 * 1024 * 1024;
 /** Undo log chunks, in 32-bit words. */
 const CHUNK_BITS = 16;
 const CHUNK = 1 << CHUNK_BITS;
@@ -103,6 +125,17 @@ export class Timeline {
   private nextCheckpoint = 0;
   private gap = MIN_CHECKPOINT_GAP;
   private fixedGap = false;
+  /** The least gap between checkpoints: doubles each time the budget thins them. */
+  private minGap = MIN_CHECKPOINT_GAP;
+  private readonly budgetBytes: number;
+  /**
+   * What the checkpoints hold, by the sum of their `bytes` (an upper bound:
+   * images stay counted after the checkpoint that made them is dropped,
+   * since later ones may share them, until `recount` finds what is still held).
+   */
+  private heldBytes = 0;
+  /** Times the budget thinned the checkpoints (for tests and the benchmark). */
+  thinnings = 0;
   private lastCheckpointPos = 0;
   /** Replay time since the last checkpoint (sampled every 32 rows at the frontier). */
   private accMs = 0;
@@ -126,8 +159,9 @@ export class Timeline {
    * `gap` fixes the distance between checkpoints (tests); by default it adapts.
    * `localGap`, `localWindow` and `trailGap` replace LOCAL_GAP, LOCAL_WINDOW and TRAIL_GAP (tests).
    */
-  constructor(machine: Machine, moreRows: (needed: number) => boolean, opts: { gap?: number; localGap?: number; localWindow?: number; trailGap?: number } = {}) {
+  constructor(machine: Machine, moreRows: (needed: number) => boolean, opts: { gap?: number; localGap?: number; localWindow?: number; trailGap?: number; budgetBytes?: number } = {}) {
     this.machine = machine;
+    this.budgetBytes = opts.budgetBytes ?? CHECKPOINT_BUDGET_BYTES;
     this.localGap = opts.localGap ?? LOCAL_GAP;
     this.localWindow = opts.localWindow ?? LOCAL_WINDOW;
     this.trailGap = opts.trailGap ?? TRAIL_GAP;
@@ -169,19 +203,62 @@ export class Timeline {
   }
 
   /** Bytes held by the undo log and the checkpoints (an estimate, for the benchmark). */
-  memoryEstimate(): { undoBytes: number; checkpoints: number; checkpointBytes: number } {
+  memoryEstimate(): { undoBytes: number; checkpoints: number; checkpointBytes: number; heldBytes: number } {
     const undoBytes = this.chunks.length * CHUNK * 4;
+    return { undoBytes, checkpoints: this.checkpoints.length, checkpointBytes: this.countHeld(), heldBytes: this.heldBytes };
+  }
+
+  /** What the checkpoints hold, counted (each image once): O(pages in every checkpoint). */
+  private countHeld(): number {
     const seen = new Set<ShadowImage>();
+    const audits = new Set<unknown>();
     let bytes = 0;
     for (const c of [...this.checkpoints, ...this.local.values()]) {
-      bytes += 400 + c.snap.vcpus.length * 120 + c.snap.shadow.pages.length * 8;
+      bytes += fixedBytes(c.snap) + c.snap.shadow.pages.length * 8;
+      if (c.snap.audit && !audits.has(c.snap.audit)) {
+        audits.add(c.snap.audit);
+        bytes += auditBytes(c.snap);
+      }
       for (const p of c.snap.shadow.pages) {
         if (seen.has(p)) continue;
         seen.add(p);
         bytes += imageBytes(p);
       }
     }
-    return { undoBytes, checkpoints: this.checkpoints.length, checkpointBytes: bytes };
+    return bytes;
+  }
+
+  /** The bytes of the snapshot just taken (its audit state is not its own when it is `prev`'s). */
+  private ownBytes(snap: MachineSnapshot, prev: MachineSnapshot | undefined): number {
+    return fixedBytes(snap) + this.machine.shadow.lastSnapshotOwnBytes + (snap.audit && snap.audit !== prev?.audit ? auditBytes(snap) : 0);
+  }
+
+  /**
+   * Keeps the checkpoints within the budget: past it, counts what they
+   * really hold (images shared by dropped checkpoints may be gone); still
+   * past it, drops the temporary checkpoints, then every other checkpoint
+   * (never the first nor the newest), doubling the least gap, until they fit
+   * or only two are left.
+   */
+  private keepBudget(): void {
+    if (this.heldBytes <= this.budgetBytes) return;
+    this.heldBytes = this.countHeld();
+    while (this.heldBytes > this.budgetBytes) {
+      if (this.local.size > 0) {
+        this.local.clear();
+      } else {
+        const cs = this.checkpoints;
+        if (cs.length <= 2) return;
+        const kept: Checkpoint[] = [];
+        for (let k = 0; k < cs.length; k++) if (k % 2 === 0 || k === cs.length - 1) kept.push(cs[k]!);
+        cs.length = 0;
+        cs.push(...kept);
+        this.minGap *= 2;
+        this.gap = Math.max(this.gap, this.minGap);
+        this.thinnings++;
+      }
+      this.heldBytes = this.countHeld();
+    }
   }
 
   private word(i: number): number {
@@ -312,9 +389,16 @@ export class Timeline {
         if (d < 25 && m.pos > this.lastCheckpointPos) this.accMs += d;
         this.sampleAt = now;
         // Enough replay since the last checkpoint, and enough rows to keep snapshots cheap; or in any case after 3 × CHECKPOINT_MS.
-        if ((this.accMs >= CHECKPOINT_MS && m.pos >= this.nextCheckpoint) || this.accMs >= 3 * CHECKPOINT_MS) this.checkpoint();
+        // (Never closer than the least gap, which the budget raises.)
+        // (Never closer than the least gap, which the budget raises, nor when a snapshot would
+        // cost more than 1/CHECKPOINT_COST_RATIO of the replay since the last one.)
+        if (
+          (this.accMs >= CHECKPOINT_MS && m.pos >= this.nextCheckpoint) ||
+          (this.accMs >= 3 * CHECKPOINT_MS && m.pos >= this.lastCheckpointPos + this.minGap && this.snapMs * CHECKPOINT_COST_RATIO <= this.accMs)
+        )
+          this.checkpoint();
       }
-      if (m.pos >= this.nextCheckpoint + MAX_CHECKPOINT_GAP - this.gap) this.checkpoint();
+      if (m.pos >= this.lastCheckpointPos + Math.max(MAX_CHECKPOINT_GAP, this.gap)) this.checkpoint();
     } else if (m.pos >= this.nextCheckpoint) this.checkpoint();
     if (m.pos - this.lastSnapPos >= this.trailGap && m.pos < this.frontier && !this.noTrail) {
       this.takeLocal();
@@ -339,7 +423,10 @@ export class Timeline {
     // copy the page map and make every page copy-on-write again.
     const raw = this.snapshot();
     const snap = this.share(raw, last?.snap);
-    this.checkpoints.push({ pos: m.pos, snap, undoLen: this.uLen, vcpuExits: this.vcpuExits.slice(), lastEventRow: this.lastEventRow });
+    const bytes = this.ownBytes(snap, last?.snap);
+    this.checkpoints.push({ pos: m.pos, snap, undoLen: this.uLen, vcpuExits: this.vcpuExits.slice(), lastEventRow: this.lastEventRow, bytes });
+    this.heldBytes += bytes;
+    this.keepBudget();
     const t1 = performance.now();
     // Adapt the gap so that checkpoints cost at most 1/CHECKPOINT_COST_RATIO of the replay
     // (running averages, so that one slow snapshot, a GC pause, does not stretch the next gap).
@@ -349,7 +436,9 @@ export class Timeline {
       this.snapMs = this.snapMs === 0 ? t1 - t0 : 0.8 * this.snapMs + 0.2 * (t1 - t0);
       this.rowMs = this.rowMs === 0 ? perRow : 0.8 * this.rowMs + 0.2 * perRow;
       const want = Math.ceil((this.snapMs * CHECKPOINT_COST_RATIO) / Math.max(this.rowMs, 1e-6));
-      this.gap = Math.min(MAX_CHECKPOINT_GAP, Math.max(MIN_CHECKPOINT_GAP, want));
+      // Past MAX_CHECKPOINT_GAP only when snapshots are that slow (a shadow of hundreds of
+      // thousands of pages, where a restore is slow too): the cost ratio holds first.
+      this.gap = Math.max(this.minGap, MIN_CHECKPOINT_GAP, want);
     }
     this.lastCheckpointPos = this.lastSnapPos = m.pos;
     this.nextCheckpoint = m.pos + this.gap;
@@ -467,12 +556,21 @@ export class Timeline {
     const main = this.checkpointAtOrBefore(m.pos);
     if (main.pos === m.pos || this.local.has(m.pos)) return;
     const snap = this.share(this.snapshot(), main.snap);
-    this.local.set(m.pos, { pos: m.pos, snap, undoLen: this.uLen, vcpuExits: this.vcpuExits.slice(), lastEventRow: this.lastEventRow });
+    const bytes = this.ownBytes(snap, main.snap);
+    this.local.set(m.pos, { pos: m.pos, snap, undoLen: this.uLen, vcpuExits: this.vcpuExits.slice(), lastEventRow: this.lastEventRow, bytes });
+    this.heldBytes += bytes;
+    this.keepBudget();
   }
 
   /** Drops the temporary checkpoints further than the window (LOCAL_WINDOW rows) from `pos`. */
   private dropLocals(pos: number): void {
-    for (const p of this.local.keys()) if (p < pos - this.localWindow || p > pos + this.localWindow) this.local.delete(p);
+    for (const [p, l] of this.local) {
+      if (p < pos - this.localWindow || p > pos + this.localWindow) {
+        this.local.delete(p);
+        // Its list goes; its images stay counted (later snapshots may share them) until a recount.
+        this.heldBytes -= 8 * l.snap.shadow.pages.length;
+      }
+    }
   }
 
   private checkpointAtOrBefore(pos: number): Checkpoint {
@@ -527,4 +625,14 @@ function violationsBefore(auditor: Machine['auditor'], pos: number): number {
   if (!auditor) return 0;
   const v = auditor.violations;
   return firstIndex(v.length, (k) => v[k]!.event < pos);
+}
+
+/** About the bytes of a snapshot's parts other than its shadow pages and audit state. */
+function fixedBytes(s: MachineSnapshot): number {
+  return 400 + s.vcpus.length * 120;
+}
+
+/** About the bytes of a snapshot's audit state (keys of reported places, and violations). */
+function auditBytes(s: MachineSnapshot): number {
+  return s.audit ? 64 + 48 * s.audit.seen.length + 200 * s.audit.violations.length : 0;
 }

@@ -146,7 +146,8 @@ export class ShadowPage {
   private kids: (ShadowPage | null)[] | null;
   private used = 0;
   private freed = false;
-  private readonly links: ParentLink[] = [];
+  /** Parent links; most pages have one, held in an array of exactly one (a push would make room for 16). */
+  private links: ParentLink[] = [];
   rootCount = 0;
   alive = true;
   /** Age order: allocation order, oldest first. */
@@ -353,7 +354,8 @@ export class ShadowPage {
 
   /** Adds a parent link (ShadowMmu.link keeps the parent's entry: use it). */
   addParent(page: ShadowPage, index: number): void {
-    this.links.push({ page, index });
+    if (this.links.length === 0) this.links = [{ page, index }];
+    else this.links.push({ page, index });
     this.changed = true;
   }
 
@@ -382,10 +384,14 @@ export class ShadowPage {
     if (this.changed || img === null) {
       const fresh = this.makeImage();
       // Changed and changed back (a zapped entry faulted in again): the old image still holds.
-      if (img === null || !sameImage(fresh, img)) img = fresh;
+      if (img === null || !sameImage(fresh, img)) {
+        img = fresh;
+        freshImageBytes += imageBytes(img);
+      }
       this.changed = false;
     } else if (img.rootCount !== this.rootCount) {
       img = { uid: img.uid, gfn: img.gfn, role: img.role, bornAt: img.bornAt, rootCount: this.rootCount, n: img.n, data: img.data };
+      freshImageBytes += IMAGE_OBJECT_BYTES;
     }
     this.image = img;
     return img;
@@ -603,6 +609,17 @@ export class ShadowMmu {
 
   /** False under `tdp`: nested entries cleared by a zap are not shadow ptes (designs.md, "Counting"). */
   countSptes = true;
+  /**
+   * About the bytes the last snapshot added of its own: its list of pages and
+   * the images made for it (an image of a page that did not change since the
+   * snapshot before is that one's, shared). What a debugger that keeps
+   * snapshots counts against its budget.
+   */
+  get lastSnapshotOwnBytes(): number {
+    return this.lastSnapshotBytes;
+  }
+  private lastSnapshotBytes = 0;
+
   /** How many restores so far (a cache over the pages, such as TdpMmu's, is stale after one). */
   restores = 0;
 
@@ -845,8 +862,10 @@ export class ShadowMmu {
    */
   snapshot(): ShadowSnapshot {
     const pages: PageImage[] = [];
+    freshImageBytes = 0;
     for (let p = this.oldest; p; p = p.younger) pages.push(p.snapshotImage());
     const snap: ShadowSnapshot = { pages, nextUid: this.nextUid, stats: { ...this.stats } };
+    this.lastSnapshotBytes = 64 + 8 * pages.length + freshImageBytes;
     snapshotOwners.set(snap, this);
     return snap;
   }
@@ -1022,10 +1041,16 @@ export function sameImage(a: PageImage, b: PageImage): boolean {
   return true;
 }
 
+/** About the bytes of an image's object, without its array of numbers. */
+const IMAGE_OBJECT_BYTES = 96;
+
 /** About the bytes an image holds (the object and its array of numbers). */
 export function imageBytes(img: PageImage): number {
-  return 96 + 32 + 8 * img.data.length;
+  return IMAGE_OBJECT_BYTES + 32 + 8 * img.data.length;
 }
+
+/** The bytes of the images made by the snapshot under way (ShadowMmu.snapshot reads it). */
+let freshImageBytes = 0;
 
 export interface ShadowSnapshot {
   readonly pages: readonly PageImage[];
