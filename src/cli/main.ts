@@ -116,6 +116,12 @@ function streamFile(file: string, policies: (setup: Program) => (string | undefi
   if (b) io.err(formatDiagnostic(name, { line: b.line, col: b.col, endLine: b.line, endCol: b.col + 1, severity: 'error', message: badUtf8Message(b) }));
   for (const d of fed.diagnostics) io.err(formatDiagnostic(name, d));
   if (fed.hasErrors) return { replay: null, shownRuns: [] };
+  if (replay.overBudget) {
+    // Issue 17.3: one line naming the file, the line and the budget; exit 2, no partial summary.
+    const o = replay.overBudget;
+    io.err(formatDiagnostic(name, { line: o.line, col: 1, endLine: o.line, endCol: 1, severity: 'error', message: o.message }));
+    return { replay: null, shownRuns: [] };
+  }
   return { replay, shownRuns: replay.runs };
 }
 

@@ -8,7 +8,7 @@
 // thread (parse-worker.ts): both give this module the setup once, then
 // batches, then the diagnostics at the end.
 
-import { Machine, MachineError } from '../engine';
+import { Machine, MachineError, MemoryBudget, describeBudget } from '../engine';
 import type { Program } from '../trace';
 import type { EventBatch } from '../trace/stream';
 
@@ -30,6 +30,12 @@ export interface SetupFailure {
 export class StreamReplay {
   readonly runs: PolicyRun[] = [];
   setupFailure: SetupFailure | undefined;
+  /**
+   * The memory budget was reached (issue 17.3; src/engine/budget.ts): the
+   * replay stopped after this line (0: before the first event), and why.
+   */
+  overBudget: { line: number; message: string } | undefined;
+  private readonly budget = new MemoryBudget();
   private program: Program | undefined;
   private started = false;
   /** A parse error was found: rows from its line on are not replayed (nor anything after). */
@@ -98,6 +104,13 @@ export class StreamReplay {
       const m = r.machine;
       m.runBatch(b.firstRow, end, start);
       if (m.error !== null) r.error = { line: b.events.lineOf(m.row), message: m.error };
+    }
+    // Measured after each batch (the probe itself keeps to one reading every 100 ms).
+    const over = this.budget.check();
+    if (over !== null) {
+      const line = b.events.lineOf(end - 1);
+      this.overBudget = { line, message: `${describeBudget(over)}; the replay stopped after this line (see "Memory budget" in the README)` };
+      this.stopped = true;
     }
   }
 

@@ -4,6 +4,7 @@
 // long seeks (goto, step back) in slices too; each shows cancellable
 // progress when it takes long.
 
+import { MemoryBudget, describeBudget, type BudgetExceeded } from '../engine';
 import { Op } from '../trace';
 import { RuntimeChecks } from './runtime-checks';
 import type { SeekJob } from './timeline';
@@ -13,7 +14,21 @@ import { SLICE_MS, type ForwardContext, type ForwardOptions, type Point, type Po
 const PROGRESS_AFTER_MS = 200;
 const PROGRESS_EVERY_MS = 100;
 
+/** The stop when the memory budget is reached: an exception stop (`memory-budget`) that says what to do. */
+export function budgetStop(over: BudgetExceeded, vcpu: number): StopInfo {
+  const description = `Memory budget reached: ${describeBudget(over)}`;
+  const details =
+    `The session stopped here so that the debug adapter does not run out of memory. ` +
+    `Continuing forward will stop again; stepping back, goto to an earlier line and inspecting still work. ` +
+    `To replay the whole trace, run \`mmutrace run\` (no checkpoints: it holds less), launch with \`"audit": false\`, ` +
+    `or lower \`shadow-pages\` in the trace; a machine with more memory can raise the budget with MMUTRACE_MEMORY_BUDGET_MB (see "Memory budget" in the README).`;
+  return { reason: 'exception', description, text: description, vcpu, hitBreakpointIds: [], exception: { id: 'memory-budget', description, details } };
+}
+
 export abstract class RuntimeScan extends RuntimeChecks {
+  /** What the session may hold (measured between time slices). */
+  protected readonly budget = new MemoryBudget();
+
   // ---------------------------------------------------------------------------
   // Running (in time slices, so that pause and other requests get through)
 
@@ -49,6 +64,14 @@ export abstract class RuntimeScan extends RuntimeChecks {
         } else {
           const key = (ctx as ReverseContext).limitKey;
           progress.update(`at line ${this.lineOfRow(Math.floor(key / 2))}`, startKey ? 100 * (1 - key / startKey) : undefined);
+        }
+        // The memory budget (issue 17.3), measured between slices: past it, a stop that says so.
+        const over = this.budget.check();
+        if (over !== null) {
+          progress.end();
+          const pos = dir === 'forward' ? this.positionHere() : this.pauseReverse(ctx as ReverseContext);
+          this.stopAt(pos, budgetStop(over, this.machine.current));
+          return;
         }
         setImmediate(tick);
       } catch (e) {

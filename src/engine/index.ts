@@ -13,3 +13,4 @@ export * from './steps';
 export { MachineEnv } from './env';
 export { buildGuestImage, pteEntryAddress } from './setup';
 export * from './tdp';
+export * from './budget';
