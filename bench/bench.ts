@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Machine } from '../src/engine';
 import { parseTrace } from '../src/trace';
 import type { Mode } from '../src/trace/ast';
-import { benchDebugger, cliReplayInProcess, cliReplayProcess, formatDebugBench } from './debug-bench';
+import { benchContinue, benchDebugger, cliReplayInProcess, cliReplayProcess, formatDebugBench } from './debug-bench';
 import { reloadTrace, twoSpacesTrace } from './audit-traces';
 import { generateTrace } from './gen';
 import { benchLargeShadow, formatLargeShadow } from './large-shadow';
@@ -153,8 +153,13 @@ async function main(): Promise<void> {
     console.log(`  exits tdp          total ${t.total}: npt ${t.npt}; nested pages ${t.pages} (shadow pages under update: ${u.pages})`);
     console.log(`  update removes     ${z.pf - u.pf} page-fault exits: ${f(((z.pf - u.pf) / z.pf) * 100)}% of zap's\n`);
   }
-  // Issue 16: the audit on context-switch-heavy traces, `run` and `run --audit` side by side (best of 3, interleaved).
-  for (const [name, text] of [['16,384 pages then 4,000 cr3 reloads', reloadTrace()], ['two 64 MB spaces, 1M events', twoSpacesTrace(events)]] as const) {
+  // Issue 16: the audit on context-switch-heavy traces, `run` and `run --audit` side by side (best of 3, interleaved),
+  // then the debugger's continue on them and on the kbuild-like trace against `mmutrace run --audit`, in fresh processes.
+  const issue16: [string, string][] = [];
+  for (const [name, text] of [['16,384 pages then 4,000 cr3 reloads', reloadTrace()], ['two 64 MB spaces, 200k events', twoSpacesTrace(200_000)], ['two 64 MB spaces, 1M events', twoSpacesTrace(events)]] as const) {
+    const path = join(dir, `issue16-${issue16.length}.mmutrace`);
+    writeFileSync(path, text);
+    issue16.push([name, path]);
     const program = parseTrace(text).program;
     let plain = Infinity;
     let audit = Infinity;
@@ -167,6 +172,19 @@ async function main(): Promise<void> {
       audit = Math.min(audit, performance.now() - t0);
     }
     console.log(`audit on ${name}: run ${f(plain, 0)} ms, run --audit ${f(audit, 0)} ms: ${f(audit / plain, 2)}x (target ≤ 2)`);
+  }
+  // Fresh processes, interleaved, 3 of each; medians. The kbuild-like 64-bit trace last.
+  for (const [name, path] of [...issue16, ['kbuild-like 64-bit, 1M events', rows[0]!.name] as [string, string]]) {
+    const cli: number[] = [];
+    const cont: number[] = [];
+    for (let k = 0; k < 3; k++) {
+      const c = cliReplayProcess(path, true);
+      if (c !== undefined) cli.push(c);
+      cont.push(await benchContinue(path));
+    }
+    const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+    const ok = cli.length > 0 && med(cont) / med(cli) <= 1.5;
+    console.log(`debugger continue on ${name}: ${f(med(cont), 0)} ms against \`mmutrace run --audit\` ${cli.length ? f(med(cli), 0) : '?'} ms: ${cli.length ? f(med(cont) / med(cli), 2) : '?'}x (target ≤ 1.5: ${ok ? 'ok' : 'MISS'}; runs ${cont.map((x) => f(x, 0)).join('/')} against ${cli.map((x) => f(x, 0)).join('/')})`);
   }
   // The debugger, over DAP against dist/adapter.js, on the 64-bit trace; the CLI's replay measured now, in this run.
   const file = rows[0]!.name;

@@ -147,6 +147,34 @@ export async function benchDebugger(tracePath: string, cliReplayMs: number, opts
   }
 }
 
+/**
+ * Only the `continue` (issue 16): launch (audit on unless told), stop on
+ * entry, a breakpoint on the last event's line, `continue` to it; the time
+ * from the request to the stop, in ms.
+ */
+export async function benchContinue(tracePath: string, opts: { audit?: boolean } = {}): Promise<number> {
+  const file = resolve(tracePath);
+  const endLine = lastEventLine(readFileSync(file, 'utf8'));
+  const dc = new DebugClient('node', adapterPath(), 'mmutrace');
+  dc.defaultTimeout = 600_000;
+  await dc.start();
+  try {
+    await dc.initializeRequest({ adapterID: 'mmutrace', linesStartAt1: true, columnsStartAt1: true, pathFormat: 'path' });
+    const initialized = dc.waitForEvent('initialized', 600_000);
+    const stopped = dc.waitForEvent('stopped', 600_000);
+    await dc.launchRequest({ program: file, logExits: false, audit: opts.audit ?? true } as DebugProtocol.LaunchRequestArguments);
+    await initialized;
+    await dc.setBreakpointsRequest({ source: { path: file }, breakpoints: [{ line: endLine }] });
+    await dc.configurationDoneRequest();
+    await stopped;
+    const [, ms] = await timed(() => stopAfter(dc, () => dc.continueRequest({ threadId: 1 })));
+    await dc.disconnectRequest({}).catch(() => undefined);
+    return ms;
+  } finally {
+    dc.stop().catch(() => undefined);
+  }
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;

@@ -422,13 +422,31 @@ export class ShadowPage {
     // One array of numbers (held unboxed): no typed array and no array per link.
     const data = new Array<number>(n * (kids ? 3 : 2) + ps.length);
     let k = 0;
-    for (let i = this.nextEntry(0); i >= 0; i = this.nextEntry(i + 1)) {
-      const s = this.slotOf(i) - 1;
-      // The index and, above it, the recorded access (indexes are below 512).
-      data[k] = this.meta[s]!;
-      data[n + k] = this.vals[s]!;
-      if (kids) data[2 * n + k] = kids[s]?.uid ?? 0;
-      k++;
+    const t = this.slots;
+    const meta = this.meta;
+    const vals = this.vals;
+    if (t !== null) {
+      // The present entries in index order, straight from the bitmap (a checkpoint images every changed page).
+      for (let w = 0; w < PRESENT_WORDS; w++) {
+        let bits = t[PT64_ENT_PER_PAGE + w]!;
+        while (bits !== 0) {
+          const s = t[(w << 4) | (31 - Math.clz32(bits & -bits))]! - 1;
+          bits &= bits - 1;
+          // The index and, above it, the recorded access (indexes are below 512).
+          data[k] = meta[s]!;
+          data[n + k] = vals[s]!;
+          if (kids) data[2 * n + k] = kids[s]?.uid ?? 0;
+          k++;
+        }
+      }
+    } else {
+      for (let i = this.nextEntry(0); i >= 0; i = this.nextEntry(i + 1)) {
+        const s = this.slotOf(i) - 1;
+        data[k] = meta[s]!;
+        data[n + k] = vals[s]!;
+        if (kids) data[2 * n + k] = kids[s]?.uid ?? 0;
+        k++;
+      }
     }
     const at = kids ? 3 * n : 2 * n;
     for (let j = 0; j < ps.length; j++) data[at + j] = ps[j]!.page.uid * PT64_ENT_PER_PAGE + ps[j]!.index;
