@@ -116,6 +116,13 @@ export abstract class RuntimeScan extends RuntimeChecks {
           this.stopAt(this.positionHere(), this.pauseStop());
           return;
         }
+        // The memory budget (issue 17.3), measured between slices: past it, stop where the seek got to and say so.
+        const over = this.budget.check();
+        if (over !== null) {
+          progress.end();
+          this.stopAt(this.positionHere(), budgetStop(over, this.machine.current));
+          return;
+        }
         progress.update(`at line ${this.lineOfRow(tl.pos)}`, forward && target > from ? (100 * (tl.pos - from)) / (target - from) : undefined);
         setImmediate(tick);
       } catch (e) {

@@ -29,10 +29,10 @@ interface Outcome {
 
 /**
  * Runs the adapter with a V8 heap of `heapMb`: launch without the audit,
- * stop on entry, `continue`; then, after the first stop, `exceptionInfo`
+ * stop on entry, `continue` (or `goto` line `gotoLine`); then, after the first stop, `exceptionInfo`
  * and disconnect. Resolves when the adapter has exited.
  */
-function continueUnderHeap(program: string, heapMb: number, budgetMb?: number): Promise<Outcome> {
+function continueUnderHeap(program: string, heapMb: number, budgetMb?: number, gotoLine?: number): Promise<Outcome> {
   return new Promise((resolve) => {
     const env = { ...process.env, NODE_OPTIONS: `--max-old-space-size=${heapMb}` } as NodeJS.ProcessEnv;
     if (budgetMb !== undefined) env.MMUTRACE_MEMORY_BUDGET_MB = String(budgetMb);
@@ -62,11 +62,16 @@ function continueUnderHeap(program: string, heapMb: number, budgetMb?: number): 
           const b = msg.body as { reason: string; description?: string };
           if (!entered) {
             entered = true;
-            send('continue', { threadId: 1 });
+            if (gotoLine !== undefined) send('gotoTargets', { source: { path: program }, line: gotoLine });
+            else send('continue', { threadId: 1 });
           } else {
             out.stops.push({ reason: b.reason, description: b.description });
             send('exceptionInfo', { threadId: 1 });
           }
+        }
+        if (msg.type === 'response' && msg.command === 'gotoTargets') {
+          const targets = (msg.body as { targets: { id: number }[] }).targets;
+          send('goto', { threadId: 1, targetId: targets[0]!.id });
         }
         if (msg.type === 'response' && msg.command === 'exceptionInfo') {
           const last = out.stops[out.stops.length - 1];
@@ -106,6 +111,17 @@ describe('the memory budget', () => {
     expect(r.stops).toHaveLength(1);
     expect(r.stops[0]!.reason).toBe('exception');
     expect(r.stops[0]!.description).toMatch(/Memory budget reached: the memory budget of 64 MB was reached \(\d+ MB in use\)/);
+    expect(r.stops[0]!.exceptionId).toBe('memory-budget');
+    expect(r.exitCode).toBe(0);
+  }, 60_000);
+
+  test('a goto to the last line with a budget of 64 MB stops with the budget exception (a seek measures it too)', async () => {
+    // The last line: 3 header lines, 60,000 maps, 60,000 reads.
+    const r = await continueUnderHeap(program, 512, 64, 3 + 2 * 60_000);
+    expect(r.stderr).not.toMatch(/heap out of memory|FATAL ERROR|internal error/);
+    expect(r.stops).toHaveLength(1);
+    expect(r.stops[0]!.reason).toBe('exception');
+    expect(r.stops[0]!.description).toMatch(/Memory budget reached: the memory budget of 64 MB was reached/);
     expect(r.stops[0]!.exceptionId).toBe('memory-budget');
     expect(r.exitCode).toBe(0);
   }, 60_000);
