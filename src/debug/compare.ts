@@ -6,10 +6,12 @@
 // totals every 4096 rows. Once it has passed a row, the counters there cost at
 // most 4096 additions; when the replay is done the second Machine is dropped.
 
-import { Machine, emptyExits, type ExitCounters, type ExitInfo } from '../engine';
+import { Machine, MemoryBudget, describeBudget, emptyExits, type ExitCounters, type ExitInfo } from '../engine';
 import { Op, type Program } from '../trace';
 
 const BLOCK = 4096;
+/** The memory budget, measured every BLOCK rows of a replay (at most every 100 ms). */
+const trackerBudget = new MemoryBudget();
 const C_NONE = 0;
 const C_FILL = 1;
 const C_INJECT = 2;
@@ -39,6 +41,7 @@ export class PolicyTracker {
   /** Rows replayed so far. */
   pos = 0;
   done = false;
+  /** Why the replay gave up before the end (the memory budget: its machine is dropped, the counters stay null past `pos`). */
   error: string | null = null;
 
   constructor(
@@ -50,10 +53,10 @@ export class PolicyTracker {
     this.machine = new Machine(program, { policy, audit: false });
   }
 
-  /** Replays rows until `target` (or the end) or until `deadline` (performance.now()). True when `target` is reached. */
+  /** Replays rows until `target` (or the end) or until `deadline` (performance.now()). True when `target` is reached, or when nothing more will come (the end, or `error`). */
   advance(target: number, deadline: number): boolean {
     const m = this.machine;
-    if (!m) return this.pos >= target || this.done;
+    if (!m) return this.pos >= target || this.done || this.error !== null;
     let n = 0;
     while (this.pos < target) {
       const row = this.pos;
@@ -61,7 +64,16 @@ export class PolicyTracker {
         this.finish();
         return true;
       }
-      if ((row & (BLOCK - 1)) === 0) this.saveBlock(row / BLOCK);
+      if ((row & (BLOCK - 1)) === 0) {
+        // Past the session's memory budget (issue 17.3), this second machine gives up and is let go.
+        const over = trackerBudget.check();
+        if (over !== null) {
+          this.error = `stopped at row ${row}: ${describeBudget(over)}`;
+          this.machine = null;
+          return true;
+        }
+        this.saveBlock(row / BLOCK);
+      }
       if (row >= this.codes.length) this.grow(row + 1);
       m.step();
       const exits = m.mmu.eventExits;

@@ -334,7 +334,8 @@ export abstract class RuntimeLoad {
       t.advance(pos, deadline);
       return { policy: t.policy, counts: t.countsAt(pos) };
     });
-    if (out.some((o) => o.counts === null)) {
+    // (A tracker that gave up, at the memory budget, has nothing more to come.)
+    if (out.some((o, i) => o.counts === null && this.trackers[i]!.error === null)) {
       this.trackerWanted = Math.max(this.trackerWanted, pos);
       this.scheduleBackground();
     }
