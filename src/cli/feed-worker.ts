@@ -13,9 +13,9 @@ import { MessageChannel, Worker, receiveMessageOnPort } from 'node:worker_thread
 import { EventTable, type Diagnostic, type Program } from '../trace';
 import { openTraceSync, fdChunksSync } from '../io/read';
 import { TraceStream } from '../trace/stream';
-import { runaway, type FedFile } from './feed';
+import { feedSync, runaway, type FedFile } from './feed';
 import type { StreamReplay } from './replay';
-import type { ToReplay, WorkerInput } from './worker-protocol';
+import { CTL_ALIVE, CTL_SLOTS, WORKER_SILENT_MS, type ToReplay, type WorkerInput } from './worker-protocol';
 
 /** Regular files smaller than this are parsed in this thread (starting a worker costs more than it saves). */
 export const WORKER_MIN_BYTES = 4 << 20;
@@ -59,6 +59,15 @@ function regularFile(file: string): boolean {
   }
 }
 
+/** The parse worker said nothing and ticked nothing for the silence limit. */
+class WorkerSilent extends Error {}
+
+/** WORKER_SILENT_MS, or MMUTRACE_WORKER_SILENT_MS (a whole number of ms, for the tests). */
+function silentLimit(): number {
+  const v = process.env.MMUTRACE_WORKER_SILENT_MS;
+  return v !== undefined && /^\d{1,7}$/.test(v) && Number(v) > 0 ? Number(v) : WORKER_SILENT_MS;
+}
+
 /** Parses and replays the start of the file in this thread until the worker has posted its first message. */
 function headStart(file: string, replay: StreamReplay, ctl: Int32Array): void {
   let fd: number;
@@ -88,7 +97,7 @@ export function feedWorker(file: string, replay: StreamReplay): FedFile | null {
   const path = workerPath();
   if (!path) return null;
   const { port1, port2 } = new MessageChannel();
-  const ctlBuf = new SharedArrayBuffer(8);
+  const ctlBuf = new SharedArrayBuffer(4 * CTL_SLOTS);
   const ctl = new Int32Array(ctlBuf);
   let worker: Worker;
   try {
@@ -97,6 +106,14 @@ export function feedWorker(file: string, replay: StreamReplay): FedFile | null {
   } catch {
     return null;
   }
+  // A worker that reads a file (not a pipe, whose writer may take any time) ticks
+  // ctl[CTL_ALIVE] at every chunk; silent past silentMs, it is taken for dead (a
+  // thread that dies of an out-of-memory posts nothing, and this thread, waiting
+  // synchronously, never sees its exit event).
+  const watched = file !== '-' && (file.endsWith('.gz') || regularFile(file));
+  const silentMs = silentLimit();
+  let alive = Atomics.load(ctl, CTL_ALIVE);
+  let heardAt = Date.now();
   const next = (): ToReplay => {
     for (;;) {
       const posted = Atomics.load(ctl, 0);
@@ -104,9 +121,15 @@ export function feedWorker(file: string, replay: StreamReplay): FedFile | null {
       if (m) {
         Atomics.add(ctl, 1, 1);
         Atomics.notify(ctl, 1);
+        heardAt = Date.now();
         return m.message as ToReplay;
       }
-      Atomics.wait(ctl, 0, posted, 1000);
+      const tick = Atomics.load(ctl, CTL_ALIVE);
+      if (tick !== alive) {
+        alive = tick;
+        heardAt = Date.now();
+      } else if (watched && Date.now() - heardAt > silentMs) throw new WorkerSilent();
+      Atomics.wait(ctl, 0, posted, Math.min(1000, silentMs));
     }
   };
   // While the worker starts (a new isolate, its code cold: about 300 ms here), this thread
@@ -145,6 +168,13 @@ export function feedWorker(file: string, replay: StreamReplay): FedFile | null {
           throw new Error(`the parse worker failed: ${m.message}`);
       }
     }
+  } catch (e) {
+    if (!(e instanceof WorkerSilent)) throw e;
+    // A file can be read again: this thread parses it from the start and the replay
+    // skips the rows it has run (as after the head start). A .gz cannot here.
+    if (regularFile(file)) return feedSync(file, replay);
+    const waited = silentMs >= 1000 ? `${Math.round(silentMs / 1000)} s` : `${silentMs} ms`;
+    return { readError: `the parse worker stopped without a word (nothing for ${waited})`, diagnostics: [], hasErrors: true };
   } finally {
     port1.close();
     void worker.terminate();

@@ -4,7 +4,9 @@
 // each batch of rows as transferred typed-array columns, then the end. It
 // runs ahead of the replay by at most MAX_AHEAD batches: `ctl[0]` counts the
 // messages posted (the replay waits on it), `ctl[1]` those the replay has
-// taken (this thread waits on it). The protocol is in worker-protocol.ts.
+// taken (this thread waits on it), `ctl[2]` is ticked at every chunk and
+// every wait so that the replay can tell this thread is alive. The protocol
+// is in worker-protocol.ts.
 
 import { closeSync, createReadStream } from 'node:fs';
 import { workerData } from 'node:worker_threads';
@@ -12,7 +14,7 @@ import { createGunzip } from 'node:zlib';
 import { TraceReadError, fdChunksSync, openTraceSync } from '../io/read';
 import { TraceStream } from '../trace/stream';
 import { runaway } from './feed';
-import { MAX_AHEAD, type ToReplay, type WorkerInput } from './worker-protocol';
+import { CTL_ALIVE, MAX_AHEAD, type ToReplay, type WorkerInput } from './worker-protocol';
 
 const input = workerData as WorkerInput;
 const port = input.port;
@@ -24,6 +26,7 @@ function post(m: ToReplay, transfer: ArrayBuffer[] = []): void {
     const posted = Atomics.load(ctl, 0);
     const taken = Atomics.load(ctl, 1);
     if (posted - taken < MAX_AHEAD) break;
+    Atomics.add(ctl, CTL_ALIVE, 1);
     Atomics.wait(ctl, 1, taken, 1000);
   }
   port.postMessage(m, transfer);
@@ -34,8 +37,21 @@ function post(m: ToReplay, transfer: ArrayBuffer[] = []): void {
 const s = new TraceStream();
 let setupSent = false;
 
+/**
+ * For the tests only (test/cli/stream.test.ts): MMUTRACE_TEST_WORKER_EXIT_AFTER=N
+ * ends this thread silently at its Nth chunk, as an out-of-memory death would
+ * (no message posted), to show that the replay does not wait forever.
+ */
+const exitAfter = Number(process.env.MMUTRACE_TEST_WORKER_EXIT_AFTER ?? 0);
+let chunks = 0;
+function maybeDieForTest(): void {
+  if (exitAfter > 0 && ++chunks >= exitAfter) process.exit(0);
+}
+
 /** Posts what the last chunk completed; false when reading must stop (runaway input). */
 function pump(): boolean {
+  Atomics.add(ctl, CTL_ALIVE, 1);
+  maybeDieForTest();
   const b = s.take();
   if (!setupSent && s.setupReady) {
     setupSent = true;

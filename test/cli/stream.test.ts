@@ -39,8 +39,8 @@ interface Proc {
 }
 
 /** The built command in a process of its own; `worker` picks the parse's thread. */
-function cli(args: string[], opts: { worker?: 'never' | 'always'; input?: Buffer | string } = {}): Proc {
-  const env = { ...process.env, MMUTRACE_PARSE_WORKER: opts.worker ?? 'never' };
+function cli(args: string[], opts: { worker?: 'never' | 'always'; input?: Buffer | string; env?: Record<string, string> } = {}): Proc {
+  const env = { ...process.env, MMUTRACE_PARSE_WORKER: opts.worker ?? 'never', ...opts.env };
   const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env, input: opts.input, timeout: 60_000, maxBuffer: 64 << 20 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -179,6 +179,36 @@ describe('the worker thread and this thread print the same', () => {
     expect(a.stderr).toBe(`${f}:200003:6: error: \`0xzz\` is not a number: \`z\` is not a hex digit\n`);
     expect(a.stdout).toBe('');
     expect(a.status).toBe(2);
+  });
+});
+
+describe('a parse worker that dies without a word', () => {
+  // As a thread that runs out of memory: it posts nothing more and this thread, waiting
+  // synchronously, never sees its exit event. MMUTRACE_TEST_WORKER_EXIT_AFTER=2 ends it at
+  // its second 1 MiB chunk, after it has posted rows; MMUTRACE_WORKER_SILENT_MS=500 is how
+  // long its silence is waited for. Before the fix the command waited forever (the spawn's
+  // 60 s timeout, status null).
+  const lines = ['space a', 'map 0x400000..0x500000 = 0x200000 P W U A D'];
+  for (let i = 0; i < 250_000; i++) lines.push(`read 0x${(0x400000 + (i % 256) * 0x1000).toString(16)}`);
+  const text = lines.join('\n') + '\n'; // about 3.7 MB: four chunks
+  const env = { MMUTRACE_TEST_WORKER_EXIT_AFTER: '2', MMUTRACE_WORKER_SILENT_MS: '500' };
+
+  it('a file is read again in this thread: the same output as without the worker', () => {
+    const f = tmpFile(text);
+    const want = cli(['run', f, '--json'], { worker: 'never' });
+    const got = cli(['run', f, '--json'], { worker: 'always', env });
+    expect(got).toEqual(want);
+    expect(got.status).toBe(0);
+    // 250,000 read lines, each an event (cli.md: `events` counts event lines replayed).
+    expect(JSON.parse(got.stdout).events).toBe(250_000);
+  });
+
+  it('a .gz file cannot be read again here: one line naming the file, exit 2', () => {
+    const gz = tmpFile(gzipSync(Buffer.from(text)), '.mmutrace.gz');
+    const r = cli(['run', gz], { worker: 'always', env });
+    expect(r.status).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe(`${gz}:1:1: error: cannot read: the parse worker stopped without a word (nothing for 500 ms)\n`);
   });
 });
 

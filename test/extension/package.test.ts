@@ -90,7 +90,7 @@ describe('the .vsix', () => {
       expect(n).not.toMatch(/^extension\/(test|src|bench|bin|node_modules|\.vscode|\.ci)\//);
       expect(n).not.toMatch(/\.(ts|map|vsix)$/);
     }
-    const allowed = /^(extension\.vsixmanifest|\[Content_Types\]\.xml|extension\/(package\.json|readme\.md|language-configuration\.json|dist\/(extension|adapter|lsp|client|cli|web\/extension|web\/lsp)\.js|syntaxes\/[\w.-]+\.json|snippets\/[\w.-]+\.code-snippets|examples\/[\w.-]+\.mmutrace|icons\/[\w.-]+\.png|docs\/[\w.-]+\.png|docs\/walkthrough\/[\w.-]+\.md))$/;
+    const allowed = /^(extension\.vsixmanifest|\[Content_Types\]\.xml|extension\/(package\.json|readme\.md|language-configuration\.json|dist\/(extension|adapter|lsp|client|cli|parse-worker|web\/extension|web\/lsp)\.js|syntaxes\/[\w.-]+\.json|snippets\/[\w.-]+\.code-snippets|examples\/[\w.-]+\.mmutrace|icons\/[\w.-]+\.png|docs\/[\w.-]+\.png|docs\/walkthrough\/[\w.-]+\.md))$/;
     for (const n of entries.keys()) expect(n, n).toMatch(allowed);
   });
 
@@ -111,9 +111,11 @@ describe('the .vsix', () => {
       ...pkg.contributes.grammars.map((g: { path: string }) => g.path),
       ...pkg.contributes.snippets.map((s: { path: string }) => s.path),
       pkg.icon,
-      // The walkthrough's pages, and the CLI that the `mmutrace` tasks run.
+      // The walkthrough's pages, the CLI that the `mmutrace` tasks run and its parse worker
+      // (src/cli/feed-worker.ts looks for dist/parse-worker.js beside dist/cli.js).
       ...pkg.contributes.walkthroughs.flatMap((w: { steps: { media: { markdown?: string } }[] }) => w.steps.map((st) => st.media.markdown).filter(Boolean)),
       'dist/cli.js',
+      'dist/parse-worker.js',
     ];
     for (const p of paths) expect([...entries.keys()], p).toContain(`extension/${p.replace(/^\.\//, '')}`);
     expect(pkg.main).toBe('./dist/extension.js');
@@ -122,7 +124,7 @@ describe('the .vsix', () => {
 
   test('the bundles run without node_modules: they require only vscode and Node built-ins', () => {
     const builtins = new Set(builtinModules);
-    for (const f of ['extension/dist/extension.js', 'extension/dist/web/extension.js', 'extension/dist/adapter.js', 'extension/dist/lsp.js', 'extension/dist/client.js', 'extension/dist/cli.js', 'extension/dist/web/lsp.js']) {
+    for (const f of ['extension/dist/extension.js', 'extension/dist/web/extension.js', 'extension/dist/adapter.js', 'extension/dist/lsp.js', 'extension/dist/client.js', 'extension/dist/cli.js', 'extension/dist/parse-worker.js', 'extension/dist/web/lsp.js']) {
       const code = entries.get(f)!().toString('utf8');
       const reqs = [...code.matchAll(/require\("([^"]+)"\)/g)].map((m) => m[1]!);
       for (const r of reqs) expect(r === 'vscode' || builtins.has(r) || r.startsWith('node:'), `${f} requires ${r}`).toBe(true);
