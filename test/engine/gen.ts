@@ -245,6 +245,9 @@ export class TraceBuilder {
       const gpa = table + index(this.mode, va, l) * this.info.entry;
       const cur = this.read(gpa);
       if (cur & F.P) {
+        // A large page on the way (an alias made it one, in this space or through a table
+        // another space shares): setup.ts refuses a `map` under it, so none is written.
+        if (cur & F.PS && (l === 2 || (l === 3 && this.mode === '64'))) return;
         table = this.frameOf(cur);
         continue;
       }
