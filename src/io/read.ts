@@ -18,6 +18,7 @@ import { closeSync, constants, fstatSync, openSync, readSync, statSync, type Sta
 import { open, stat } from 'node:fs/promises';
 import { isAscii, isUtf8 } from 'node:buffer';
 import { MAX_TRACE_BYTES, tooLargeText } from './limits';
+import { seqLength } from '../trace/utf8';
 
 export { MAX_TRACE_BYTES };
 
@@ -214,26 +215,6 @@ export interface TraceText {
   badUtf8?: BadByte;
 }
 
-/** Length of the valid UTF-8 sequence at i, or 0 when it is not one. */
-function seqLength(b: Buffer, i: number): number {
-  const c = b[i]!;
-  if (c < 0x80) return 1;
-  const cont = (k: number): boolean => i + k < b.length && (b[i + k]! & 0xc0) === 0x80;
-  if (c >= 0xc2 && c <= 0xdf) return cont(1) ? 2 : 0;
-  if (c >= 0xe0 && c <= 0xef) {
-    if (!cont(1) || !cont(2)) return 0;
-    const c1 = b[i + 1]!;
-    if ((c === 0xe0 && c1 < 0xa0) || (c === 0xed && c1 > 0x9f)) return 0;
-    return 3;
-  }
-  if (c >= 0xf0 && c <= 0xf4) {
-    if (!cont(1) || !cont(2) || !cont(3)) return 0;
-    const c1 = b[i + 1]!;
-    if ((c === 0xf0 && c1 < 0x90) || (c === 0xf4 && c1 > 0x8f)) return 0;
-    return 4;
-  }
-  return 0;
-}
 
 /** The place of the first byte of `b` that is not UTF-8, or undefined. */
 export function firstBadUtf8(b: Buffer): BadByte | undefined {

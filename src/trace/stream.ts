@@ -52,6 +52,7 @@ import { isWs } from './lexer';
 import { TraceParser } from './parser';
 import type { ParserState } from './state';
 import { MAX_LINE_LENGTH } from './words';
+import { seqLength } from './utf8';
 
 export type { ParserState } from './state';
 
@@ -467,27 +468,6 @@ function incompleteTail(b: Uint8Array): number {
       if ((c === 0xe0 && c1 < 0xa0) || (c === 0xed && c1 > 0x9f) || (c === 0xf0 && c1 < 0x90) || (c === 0xf4 && c1 > 0x8f)) return 0;
     }
     return k;
-  }
-  return 0;
-}
-
-/** Length of the valid UTF-8 sequence at i, or 0 when it is not one (src/io/read.ts's rule). */
-function seqLength(b: Uint8Array, i: number): number {
-  const c = b[i]!;
-  if (c < 0x80) return 1;
-  const cont = (k: number): boolean => i + k < b.length && (b[i + k]! & 0xc0) === 0x80;
-  if (c >= 0xc2 && c <= 0xdf) return cont(1) ? 2 : 0;
-  if (c >= 0xe0 && c <= 0xef) {
-    if (!cont(1) || !cont(2)) return 0;
-    const c1 = b[i + 1]!;
-    if ((c === 0xe0 && c1 < 0xa0) || (c === 0xed && c1 > 0x9f)) return 0;
-    return 3;
-  }
-  if (c >= 0xf0 && c <= 0xf4) {
-    if (!cont(1) || !cont(2) || !cont(3)) return 0;
-    const c1 = b[i + 1]!;
-    if ((c === 0xf0 && c1 < 0x90) || (c === 0xf4 && c1 > 0x8f)) return 0;
-    return 4;
   }
   return 0;
 }
