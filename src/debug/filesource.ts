@@ -14,6 +14,7 @@
 // INDEX_EVERY lines (its line, byte offset and row), enough to parse any
 // window of lines again from the file without what comes before it.
 
+import { statSync } from 'node:fs';
 import { badUtf8Message, readChunksSync, TraceReadError } from '../io/read';
 import type { Diagnostic, Program } from '../trace';
 import { TraceStream, type ParserState } from '../trace/stream';
@@ -136,7 +137,6 @@ export class FileSource implements TraceSource {
 
 /** Opens `path` for the debugger; throws TraceReadError (cannot read: a device, a FIFO, no such file). */
 export async function openFileSource(path: string): Promise<TraceSource> {
-  const { statSync } = await import('node:fs');
   const chunks = readChunksSync(path, { maxBytes: DEBUG_MAX_BYTES });
   // The kind of file is checked at the first read (before anything is parsed): an error is `cannot read`.
   const first = chunks.next();

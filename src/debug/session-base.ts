@@ -38,8 +38,12 @@ export const MAX_FILTER_OPTIONS = 1000;
 export interface SessionOptions {
   /** The trace's text (the extension reads through vscode.workspace.fs). */
   readFile?: (path: string) => Promise<string>;
-  /** Or a source that reads the trace in parts (default on Node when readFile is not given: filesource.ts). */
-  openSource?: (path: string) => Promise<TraceSource>;
+  /**
+   * Or a source that reads the trace in parts (default on Node when readFile
+   * is not given: filesource.ts), or the text when the opener decides so
+   * (the desktop extension: an open editor's text, else the file in parts).
+   */
+  openSource?: (path: string) => Promise<TraceSource | string>;
   /** Absolute path of a relative `program` (default: the process's working directory). */
   cwd?: string;
 }

@@ -21,7 +21,7 @@ export function activate(context: vscode.ExtensionContext): void {
         const script = vscode.Uri.joinPath(context.extensionUri, 'dist', 'adapter.js').fsPath;
         return new vscode.DebugAdapterExecutable(process.execPath, [script], { env: { ELECTRON_RUN_AS_NODE: '1' } });
       }
-      return inlineAdapter(session);
+      return inlineAdapter(session, true);
     },
     createLanguageClient(ctx) {
       let client: LanguageClientLike | undefined;

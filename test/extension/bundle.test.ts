@@ -4,9 +4,10 @@
 // The web one then runs a whole debug session through its inline adapter.
 
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { builtinModules, createRequire } from 'node:module';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { MessageChannel } from 'node:worker_threads';
 import vm from 'node:vm';
 import { beforeAll, describe, expect, test } from 'vitest';
@@ -143,6 +144,59 @@ describe('the desktop bundle', () => {
     const desc = rec.adapterFactories.get('mmutrace')!.createDebugAdapterDescriptor({ workspaceFolder: undefined, configuration: {} });
     expect(rec.inlineAdapters).toHaveLength(1);
     expect(desc).toHaveProperty('adapter', rec.inlineAdapters[0]);
+  });
+});
+
+/** Sends DAP requests to an inline adapter and waits for what it sends back. */
+function driver(adapter: { handleMessage(m: unknown): void; onDidSendMessage(l: (m: Record<string, unknown>) => void): void }) {
+  const got: Record<string, unknown>[] = [];
+  adapter.onDidSendMessage((m) => got.push(JSON.parse(JSON.stringify(m))));
+  let seq = 1;
+  const waitFor = async (pred: (m: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> => {
+    for (let i = 0; i < 1000; i++) {
+      const m = got.find(pred);
+      if (m) return m;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    throw new Error(`timed out; got ${JSON.stringify(got.map((m) => m.command ?? m.event))}`);
+  };
+  const request = async (command: string, args: unknown = {}): Promise<Record<string, unknown>> => {
+    const s = seq++;
+    adapter.handleMessage({ seq: s, type: 'request', command, arguments: args });
+    return waitFor((m) => m.type === 'response' && m.request_seq === s);
+  };
+  return { got, request, waitFor };
+}
+
+describe('the desktop bundle in-process session', () => {
+  // On the desktop a local trace is read from the disk in parts (src/debug/filesource.ts), not
+  // through workspace.fs: the stub's workspace.fs has no file at all here, so a launch that
+  // succeeds read the disk.
+  test('reads a local file from the disk in parts, and says "no such file" for a missing one', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'mmutrace-inproc-')), 'demand-fault.mmutrace');
+    writeFileSync(file, demand);
+    const { api, rec } = makeVscode({});
+    loadDesktop(api).ext.activate(makeContext());
+    rec.adapterFactories.get('mmutrace')!.createDebugAdapterDescriptor({ workspaceFolder: undefined, configuration: {} });
+    const d = driver(rec.inlineAdapters[0] as never);
+    expect((await d.request('initialize', { adapterID: 'mmutrace', linesStartAt1: true, columnsStartAt1: true, pathFormat: 'path' })).success).toBe(true);
+    const launch = await d.request('launch', { program: file, stopOnEntry: true });
+    expect(launch.success, JSON.stringify(launch)).toBe(true);
+    await d.request('configurationDone');
+    const stop = await d.waitFor((m) => m.type === 'event' && m.event === 'stopped');
+    const threadId = (stop.body as { threadId: number }).threadId;
+    const frames = (await d.request('stackTrace', { threadId })).body as { stackFrames: { line: number; source?: { path?: string } }[] };
+    // The example's first event is on line 13 (its setup and comments come before).
+    expect(frames.stackFrames.at(-1)!.line).toBe(13);
+    expect(frames.stackFrames.at(-1)!.source?.path).toBe(file);
+    await d.request('disconnect', {});
+
+    rec.adapterFactories.get('mmutrace')!.createDebugAdapterDescriptor({ workspaceFolder: undefined, configuration: {} });
+    const e = driver(rec.inlineAdapters[1] as never);
+    await e.request('initialize', { adapterID: 'mmutrace' });
+    const missing = await e.request('launch', { program: join(tmpdir(), 'mmutrace-no-such-dir', 'nowhere.mmutrace') });
+    expect(missing.success).toBe(false);
+    expect(JSON.stringify(missing)).toContain('no such file');
   });
 });
 
