@@ -86,14 +86,7 @@ export async function benchDebugger(tracePath: string, cliReplayMs: number, opts
   try {
     await dc.initializeRequest({ adapterID: 'mmutrace', linesStartAt1: true, columnsStartAt1: true, pathFormat: 'path' });
     // launch → first stop
-    const initialized = dc.waitForEvent('initialized', 600_000);
-    const [, launchToFirstStopMs] = await timed(async () => {
-      const stopped = dc.waitForEvent('stopped', 600_000);
-      await dc.launchRequest({ program: file, logExits: false, audit } as DebugProtocol.LaunchRequestArguments);
-      await initialized;
-      await dc.configurationDoneRequest();
-      await stopped;
-    });
+    const [, launchToFirstStopMs] = await timed(() => launchToFirstStop(dc, file, { audit, timeoutMs: 600_000 }));
     // continue to a breakpoint near the end
     const bpLine = Math.max(1, endLine - 10);
     await dc.setBreakpointsRequest({ source: { path: file }, breakpoints: [{ line: bpLine }] });
@@ -189,6 +182,16 @@ function gc(): void {
 function heapBytes(): number {
   const m = process.memoryUsage();
   return m.heapUsed + m.external;
+}
+
+/** Launches `file` (stop on entry) on an initialized client and waits for the first stop. */
+async function launchToFirstStop(c: DebugClient, file: string, opts: { audit?: boolean; timeoutMs?: number } = {}): Promise<void> {
+  const initialized = c.waitForEvent('initialized', opts.timeoutMs);
+  const stopped = c.waitForEvent('stopped', opts.timeoutMs);
+  await c.launchRequest({ program: file, logExits: false, ...(opts.audit !== undefined ? { audit: opts.audit } : {}) } as DebugProtocol.LaunchRequestArguments);
+  await initialized;
+  await c.configurationDoneRequest();
+  await stopped;
 }
 
 /** The runtime in-process: what it holds at a stop near the end of the trace (after the background parse). */
@@ -301,12 +304,7 @@ export async function benchDebuggerLarge(events: number): Promise<LargeDebugBenc
     try {
       await c.initializeRequest({ adapterID: 'mmutrace', linesStartAt1: true, columnsStartAt1: true, pathFormat: 'path' });
       const t = performance.now();
-      const init = c.waitForEvent('initialized');
-      const stop = c.waitForEvent('stopped');
-      await c.launchRequest({ program: file, logExits: false } as DebugProtocol.LaunchRequestArguments);
-      await init;
-      await c.configurationDoneRequest();
-      await stop;
+      await launchToFirstStop(c, file);
       firstStops.push(performance.now() - t);
       await c.disconnectRequest({}).catch(() => undefined);
     } finally {
@@ -329,12 +327,7 @@ export async function benchDebuggerLarge(events: number): Promise<LargeDebugBenc
         }
       }),
     );
-    const initialized = dc.waitForEvent('initialized');
-    const stopped = dc.waitForEvent('stopped');
-    await dc.launchRequest({ program: file, logExits: false } as DebugProtocol.LaunchRequestArguments);
-    await initialized;
-    await dc.configurationDoneRequest();
-    await stopped;
+    await launchToFirstStop(dc, file);
     firstStops.push(performance.now() - t0);
     const launchToFirstStopMs = median(firstStops);
     await loaded;
