@@ -7,7 +7,7 @@
 // most 4096 additions; when the replay is done the second Machine is dropped.
 
 import { Machine, MemoryBudget, describeBudget, emptyExits, type ExitCounters, type ExitInfo } from '../engine';
-import { Op, type Program } from '../trace';
+import { Op, type Program, type Rows } from '../trace';
 
 const BLOCK = 4096;
 /** The memory budget, measured every BLOCK rows of a replay (at most every 100 ms). */
@@ -45,7 +45,7 @@ export class PolicyTracker {
   error: string | null = null;
 
   constructor(
-    program: Program,
+    program: Program<Rows>,
     policy: string,
     private readonly moreRows: (needed: number) => boolean,
   ) {
@@ -78,7 +78,7 @@ export class PolicyTracker {
       m.step();
       const exits = m.mmu.eventExits;
       let code = C_NONE;
-      if (exits.length !== 0 && m.program.events.op[row]! <= Op.Invlpg) {
+      if (exits.length !== 0 && m.program.events.opOf(row) <= Op.Invlpg) {
         code = codeOf(exits[exits.length - 1]!);
         if (exits.length === 1) this.totals[code - 1]!++;
         else {

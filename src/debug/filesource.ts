@@ -6,26 +6,37 @@
 // bytes counted against the cap as they come) and handed to the streaming
 // parser (src/trace/stream.ts) 16 KiB at a time, so that the head of any
 // file is parsed, and the first stop made, after reading a few pieces of it;
-// the rest is parsed in the runtime's background slices. The rows stay in one
-// EventTable (the parser's program, never taken from it), which costs about
-// 13 bytes a row against the text's 19 to 25.
+// the rest is parsed in the runtime's background slices.
 //
 // Along the way it keeps an index of the file: the parser's state every
 // INDEX_EVERY lines (its line, byte offset and row), enough to parse any
-// window of lines again from the file without what comes before it.
+// window of lines again from the file without what comes before it. The
+// program's rows are windows over the file (rowwindows.ts): the rows of the
+// lines after the last saved state stay in memory; those before it are
+// parsed again from the file when they are read, a few dozen windows kept.
+// So the debugger's memory does not grow with the trace: the program keeps
+// its setup, its labels and its expects, and an index entry every
+// INDEX_EVERY lines.
 
-import { statSync } from 'node:fs';
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { badUtf8Message, readChunksSync, TraceReadError } from '../io/read';
-import type { Diagnostic, Program } from '../trace';
+import { EventTable, type Diagnostic, type Program } from '../trace';
 import { TraceStream, type ParserState } from '../trace/stream';
-import type { TraceSource } from './source';
+import { WindowedRows } from './rowwindows';
+import type { RowsHook, TraceSource } from './source';
 
 /** The largest trace the debugger reads (bytes). Decision: 4 GiB (about 200 million events, 2.6 GB of rows). */
 export const DEBUG_MAX_BYTES = 4 * 1024 * 1024 * 1024;
 /** Bytes handed to the parser at a time (about 700 lines: a background slice parses several; the first stop waits for one or two, parsed by a parser the JIT has not warmed yet). */
 const PIECE = 16 * 1024;
-/** Lines between two saved parser states of the index. */
-export const INDEX_EVERY = 1 << 16;
+/**
+ * Lines between two saved parser states of the index: a window of rows
+ * (parsed again in a few milliseconds). MMUTRACE_INDEX_EVERY sets it (the
+ * tests use small windows, so that small traces have many).
+ */
+export const INDEX_EVERY = 1 << 14;
+/** Bytes read at a time when a window is parsed again. */
+const REREAD_PIECE = 1 << 20;
 /** After the first error, how much more is parsed to report the errors that follow it (bytes). */
 const MORE_AFTER_ERROR = 1 << 20;
 
@@ -39,16 +50,32 @@ export class FileSource implements TraceSource {
   private readonly diags: Diagnostic[] = [];
   /** The parser's state at the start of every INDEX_EVERY-th line: line → byte offset → row. */
   readonly index: ParserState[] = [];
-  readonly program: Program;
+  readonly program: Program<WindowedRows>;
+  readonly rows: WindowedRows;
+  /** States saved during the last push, with the program's expects before each. */
+  private seals: { state: ParserState; expectBase: number }[] = [];
+  private setupCopied = false;
+  onRows: RowsHook | null = null;
 
   constructor(
     readonly path: string,
     readonly size: number,
     chunks: Generator<Buffer>,
+    readonly every = INDEX_EVERY,
   ) {
     this.chunks = chunks;
-    this.s = new TraceStream({ checkpointEvery: INDEX_EVERY, onCheckpoint: (st) => this.index.push(st), window: PIECE });
-    this.program = this.s.setup;
+    this.s = new TraceStream({
+      checkpointEvery: every,
+      onCheckpoint: (st) => {
+        this.index.push(st);
+        // The program has the expects of the batches taken; the parser's are the ones since.
+        this.seals.push({ state: st, expectBase: this.program.expects.length + this.s.setup.expects.length });
+      },
+      window: PIECE,
+    });
+    this.rows = new WindowedRows(new EventTable(), (st, end, eb) => this.readWindow(st, end, eb));
+    const u = this.s.setup;
+    this.program = { ...u, events: this.rows, expects: [], labels: new Map(), lineCount: 0 };
   }
 
   get done(): boolean {
@@ -90,6 +117,7 @@ export class FileSource implements TraceSource {
       if (r.done) {
         this.s.end();
         this.ended = true;
+        this.takeRows();
         this.takeDiagnostics();
         return;
       }
@@ -99,7 +127,75 @@ export class FileSource implements TraceSource {
     const piece = this.cur.subarray(this.curOff, this.curOff + PIECE);
     this.curOff += piece.length;
     this.s.push(piece);
+    this.takeRows();
     this.takeDiagnostics();
+  }
+
+  /**
+   * Moves the rows parsed since the last piece into the program: its labels
+   * and expects (expect rows point into the program's list), and the rows into
+   * the tail of the windows, sealing a window at each state saved meanwhile.
+   */
+  private takeRows(): void {
+    if (!this.setupCopied && this.s.setupReady) {
+      const u = this.s.setup;
+      Object.assign(this.program, { mode: u.mode, policy: u.policy, policyLine: u.policyLine, vcpus: u.vcpus, cpl: u.cpl, pool: u.pool, shadowPages: u.shadowPages, spaces: u.spaces, setup: u.setup });
+      if (u.policy === undefined) delete this.program.policy;
+      if (u.policyLine === undefined) delete this.program.policyLine;
+      this.setupCopied = true;
+    }
+    const b = this.s.take();
+    const shift = this.program.expects.length;
+    if (b) {
+      if (this.onRows) this.onRows(b.events, 0, b.events.count);
+      for (const e of b.expects) this.program.expects.push(e);
+      for (const [name, r] of b.labels) this.program.labels.set(name, b.firstRow + r);
+    }
+    let from = 0;
+    for (const { state, expectBase } of this.seals) {
+      const cut = b ? state.row - b.firstRow : 0;
+      const tail = this.rows.tailTable;
+      if (b && cut > from) tail.appendRows(b.events, from, cut, shift);
+      from = Math.max(from, cut);
+      this.rows.seal(state, new EventTable(Math.max(64, tail.count)), expectBase);
+    }
+    this.seals = [];
+    if (b && b.events.count > from) this.rows.tailTable.appendRows(b.events, from, b.events.count, shift);
+  }
+
+  /** Parses the window from `start` (null: the file's start) to `endByte` again: its rows. */
+  private readWindow(start: ParserState | null, endByte: number, expectBase: number): EventTable {
+    // Opened for each window (a few microseconds against its parse), so that no session leaves a file open.
+    const fd = openSync(this.path, 'r');
+    try {
+      return this.parseWindow(fd, start, endByte, expectBase);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  private parseWindow(fd: number, start: ParserState | null, endByte: number, expectBase: number): EventTable {
+    const s = start ? TraceStream.resume(start, { maxDiagnostics: 1 }) : new TraceStream({ maxDiagnostics: 1 });
+    let pos = start ? start.byteOffset : 0;
+    const buf = Buffer.allocUnsafe(Math.max(1, Math.min(REREAD_PIECE, endByte - pos)));
+    while (pos < endByte) {
+      const n = readSync(fd, buf, 0, Math.min(buf.length, endByte - pos), pos);
+      if (n === 0) break;
+      s.push(buf.subarray(0, n));
+      pos += n;
+    }
+    s.end();
+    const b = s.take();
+    if (!b) return new EventTable(1);
+    let t = b.events;
+    if (expectBase !== 0 && b.expects.length !== 0) {
+      // The window's expects are its own: rows that point into the program's list.
+      const shifted = new EventTable(t.count);
+      shifted.appendRows(t, 0, t.count, expectBase);
+      t = shifted;
+    }
+    t.trim();
+    return t;
   }
 
   private takeDiagnostics(): void {
@@ -126,11 +222,12 @@ export class FileSource implements TraceSource {
   finish(): void {
     if (!this.ended) return;
     this.program.lineCount = this.s.lines;
-    // The table grew by doubling: give back what it does not use.
-    this.program.events.trim();
+    // The tail grew by doubling: give back what it does not use.
+    this.rows.trim();
   }
 
   close(): void {
+    // (Windows are still read after this: each opens the file for itself.)
     this.chunks.return(undefined);
   }
 }
@@ -140,7 +237,8 @@ export async function openFileSource(path: string): Promise<TraceSource> {
   const chunks = readChunksSync(path, { maxBytes: DEBUG_MAX_BYTES });
   // The kind of file is checked at the first read (before anything is parsed): an error is `cannot read`.
   const first = chunks.next();
-  const src = new FileSource(path, statSync(path).size, prepend(first, chunks));
+  const every = Number(process.env.MMUTRACE_INDEX_EVERY) || INDEX_EVERY;
+  const src = new FileSource(path, statSync(path).size, prepend(first, chunks), Math.max(1, Math.floor(every)));
   return src;
 }
 

@@ -16,7 +16,7 @@ import {
   spteToBigInt,
   type PagingMode,
 } from '../engine';
-import { EF_HAS_VALUE, EF_KERNEL, EF_USER, OP_NAMES, Op, type Program } from '../trace';
+import { EF_HAS_VALUE, EF_KERNEL, EF_USER, OP_NAMES, Op, type Program, type Rows } from '../trace';
 
 export function hx(n: number | bigint): string {
   if (typeof n === 'bigint') return n < 0n ? '-0x' + (-n).toString(16) : '0x' + n.toString(16);
@@ -78,14 +78,14 @@ export function shadowFlagNames(spte: number): string {
 }
 
 /** The VA of a row (access, pte, invlpg), as the user wrote it. */
-export function rowVa(program: Program, row: number): bigint {
+export function rowVa(program: Program<Rows>, row: number): bigint {
   return displayVa(program.events.addrOf(row), program.mode);
 }
 
-const labelCache = new WeakMap<Program, { size: number; byRow: Map<number, string> }>();
+const labelCache = new WeakMap<Program<Rows>, { size: number; byRow: Map<number, string> }>();
 
 /** The label of a row, if it has one. */
-export function rowLabel(program: Program, row: number): string | undefined {
+export function rowLabel(program: Program<Rows>, row: number): string | undefined {
   let c = labelCache.get(program);
   if (!c || c.size !== program.labels.size) {
     const byRow = new Map<number, string>();
@@ -97,9 +97,9 @@ export function rowLabel(program: Program, row: number): string | undefined {
 }
 
 /** The statement of a row in the trace's own words: `read 0x400000 @fault`. */
-export function rowText(program: Program, row: number): string {
+export function rowText(program: Program<Rows>, row: number): string {
   const t = program.events;
-  const op = t.op[row]!;
+  const op = t.opOf(row);
   const f = t.flagsOf(row);
   const cpl = f & EF_USER ? ' user' : f & EF_KERNEL ? ' kernel' : '';
   let s: string;

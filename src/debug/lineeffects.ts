@@ -18,7 +18,7 @@
 // whole trace in the extension.
 
 import type { Machine } from '../engine';
-import { Op, firstIndex, type Program } from '../trace';
+import { Op, firstIndex, type Program, type Rows } from '../trace';
 
 export const LINE_EFFECTS_REQUEST = 'lineEffects';
 export const LINE_EFFECTS_CAPABILITY = 'supportsLineEffectsRequest';
@@ -70,7 +70,7 @@ export class EffectLog {
   private readonly others = new Map<number, LineEffect>();
   private b = [0, 0, 0, 0];
 
-  constructor(private readonly program: Program) {}
+  constructor(private readonly program: Program<Rows>) {}
 
   /** True when the row about to run is the next one to record. */
   wants(row: number): boolean {
@@ -96,7 +96,7 @@ export class EffectLog {
     }
     this.upTo = row + 1;
     const t = this.program.events;
-    const op = t.op[row]!;
+    const op = t.opOf(row);
     const line = t.lineOf(row);
     if (op === Op.Expect) {
       const x = m.expect;

@@ -234,7 +234,7 @@ function focusRow(rt: TraceRuntime): number {
   const p = rt.position;
   const hasVa = (row: number): boolean => {
     if (row < 0 || row >= rt.program.events.count) return false;
-    const op = rt.program.events.op[row]!;
+    const op = rt.program.events.opOf(row);
     return op === Op.Read || op === Op.Write || op === Op.Exec || op === Op.Pte || op === Op.Invlpg;
   };
   if (p.kind !== 'end' && hasVa(p.row)) return p.row;
@@ -700,7 +700,7 @@ function eventRowsOf(rt: TraceRuntime, c: TimelineCache): void {
   const t = rt.program.events;
   if (c.rowsScanned >= t.count) return;
   for (let r = c.rowsScanned; r < t.count; r++) {
-    if (t.op[r]! > Op.Invlpg) continue;
+    if (t.opOf(r) > Op.Invlpg) continue;
     if (c.eventCount === c.eventRows.length) {
       const grown = new Int32Array(Math.max(1024, c.eventRows.length * 2));
       grown.set(c.eventRows);

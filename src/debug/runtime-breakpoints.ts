@@ -58,7 +58,7 @@ export abstract class RuntimeBreakpoints extends RuntimeLoad {
     for (const bp of this.lineBps) {
       const before = `${bp.verified}|${bp.line}|${bp.message}`;
       let row = this.rowAtOrAfterLine(bp.requestedLine);
-      while (row < t.count && t.op[row]! > Op.Invlpg) row++;
+      while (row < t.count && t.opOf(row) > Op.Invlpg) row++;
       if (row >= t.count && !this.parseDone) {
         bp.pending = true;
         bp.row = -1;

@@ -3,7 +3,7 @@
 // function breakpoints after it; failed expects), hit counts and log points,
 // the stop they make, and the exception details in a KVM reader's words.
 
-import { HOST_FRAME_OFFSET, PAGE_SIZE, PT_PAGE_SIZE, PT_PRESENT, describeErrorCode, entryFrame, spteFrame, type HandlerStep } from '../engine';
+import { HOST_FRAME_OFFSET, PAGE_SIZE, describeErrorCode, spteFrame, type HandlerStep } from '../engine';
 import { Op } from '../trace';
 import { hitConditionHolds, renderLogMessage, type FilterId } from './breakpoints';
 import { hx, rowText } from './format';
@@ -245,7 +245,7 @@ export abstract class RuntimeChecks extends RuntimeBreakpoints {
   protected isPteWrite(row: number): boolean {
     const m = this.machine;
     const t = this.program.events;
-    const op = t.op[row]!;
+    const op = t.opOf(row);
     if (m.error !== null) return false;
     if (op === Op.Pte) return true;
     if (op === Op.Store) {
@@ -274,24 +274,11 @@ export abstract class RuntimeChecks extends RuntimeBreakpoints {
   /**
    * Frames known to hold guest page tables: the setup's page-table pool (the
    * run of frames the setup took from \`pool\`) and every space root, plus the
-   * roots of \`cr3 GPA\` rows and the tables that level-2+ \`pte\` rows link in.
+   * roots of \`cr3 GPA\` rows and the tables that level-2+ \`pte\` rows link in,
+   * among the rows parsed so far (collected as they are parsed: runtime-load.ts).
    */
   protected isPageTableFrame(gfn: number): boolean {
     if (gfn >= this.poolStart && gfn < this.poolEnd) return true;
-    if (!this.pageTableFrames) {
-      const s = new Set<number>();
-      const m = this.machine;
-      for (const r of m.spaceRoots) if (r !== undefined) s.add(Math.floor(r / PAGE_SIZE));
-      const t = this.program.events;
-      for (let r = 0; r < t.count; r++) {
-        if (t.op[r] === Op.Cr3 && t.argOf(r) < 0) s.add(Math.floor(t.addrOf(r) / PAGE_SIZE));
-        else if (t.op[r] === Op.Pte && t.levelOf(r) >= 2 && t.offsetOf(r) === 0) {
-          const lo = t.loOf(r);
-          if (lo & PT_PRESENT && !((lo & PT_PAGE_SIZE) !== 0 && m.mode.isLargeLevel(t.levelOf(r)))) s.add(entryFrame(m.mode, lo, t.hiOf(r)));
-        }
-      }
-      this.pageTableFrames = s;
-    }
     return this.pageTableFrames.has(gfn);
   }
 

@@ -16,8 +16,8 @@
 // comes before `before r+1`: a key 2r or 2r+1 orders them.
 
 import { type Expr, type Value } from '../expr';
-import { Machine, MachineError, PAGE_SIZE, POLICY_NAMES, StepRecorder, getPolicy, type HandlerStep } from '../engine';
-import { Op, type Program } from '../trace';
+import { MODES, Machine, MachineError, PAGE_SIZE, PT_PAGE_SIZE, PT_PRESENT, entryFrame, type PagingMode, POLICY_NAMES, StepRecorder, getPolicy, type HandlerStep } from '../engine';
+import { Op, type EventTable, type Program, type Rows } from '../trace';
 import { TextSource, type TraceSource } from './source';
 import { FILTERS, type FilterId } from './breakpoints';
 import { PolicyTracker } from './compare';
@@ -32,7 +32,7 @@ export abstract class RuntimeLoad {
   programPath = '';
   options: LaunchOptions | null = null;
   protected parser: TraceSource | null = null;
-  program!: Program;
+  program!: Program<Rows>;
   timeline!: Timeline;
   position: Position = { kind: 'before', row: 0, step: 0 };
   lastStop: StopInfo | null = null;
@@ -52,7 +52,8 @@ export abstract class RuntimeLoad {
   protected lateDiagnostics: string | null = null;
   protected trackers: PolicyTracker[] = [];
   protected trackerWanted = -1;
-  protected pageTableFrames: Set<number> | null = null;
+  /** Frames that rows link in as page tables (cr3 GPA, level-2+ pte), and the space roots: see isPageTableFrame. */
+  protected pageTableFrames = new Set<number>();
   protected poolStart = 0;
   protected poolEnd = 0;
   protected exitLogCount = 0;
@@ -102,6 +103,9 @@ export abstract class RuntimeLoad {
     this.parser = null;
     const file = opts.program;
     const src = typeof input === 'string' ? new TextSource(input) : input;
+    // Every row passes by here once, as it is parsed (a huge file's rows are not all kept).
+    const frames = new Set<number>();
+    src.onRows = (t, from, to) => addPageTableFrames(MODES[src.program.mode], t, from, to, frames);
     try {
       src.parseMore(HEAD_LINES);
       while (!src.done && !src.hasErrors && src.program.events.count === 0) src.parseMore(HEAD_LINES);
@@ -141,7 +145,8 @@ export abstract class RuntimeLoad {
     this.lateDiagnostics = null;
     this.trackers = [];
     this.trackerWanted = -1;
-    this.pageTableFrames = null;
+    for (const r of machine.spaceRoots) if (r !== undefined) frames.add(Math.floor(r / PAGE_SIZE));
+    this.pageTableFrames = frames;
     // The setup took its page tables from the pool, a page at a time upward.
     this.poolStart = Math.floor(program.pool / PAGE_SIZE);
     const image = new Set(machine.mem.frames());
@@ -257,7 +262,7 @@ export abstract class RuntimeLoad {
   // Rows and lines
 
   isEventRow(row: number): boolean {
-    return row >= 0 && row < this.program.events.count && this.program.events.op[row]! <= Op.Invlpg;
+    return row >= 0 && row < this.program.events.count && this.program.events.opOf(row) <= Op.Invlpg;
   }
 
   /** The first event row at or after `row` (parsing as needed), or -1. */
@@ -265,14 +270,14 @@ export abstract class RuntimeLoad {
     const t = this.program.events;
     for (let r = Math.max(0, row); ; r++) {
       if (r >= t.count && !this.timeline.hasRow(r)) return -1;
-      if (t.op[r]! <= Op.Invlpg) return r;
+      if (t.opOf(r) <= Op.Invlpg) return r;
     }
   }
 
   /** The last event row before `row`, or -1. */
   prevEventRow(row: number): number {
     const t = this.program.events;
-    for (let r = Math.min(row, t.count) - 1; r >= 0; r--) if (t.op[r]! <= Op.Invlpg) return r;
+    for (let r = Math.min(row, t.count) - 1; r >= 0; r--) if (t.opOf(r) <= Op.Invlpg) return r;
     return -1;
   }
 
@@ -287,7 +292,7 @@ export abstract class RuntimeLoad {
     if (!this.parseDone) this.moreRowsToLine(Math.min(endLine, (this.parser?.linesParsed ?? 0) + SYNC_PARSE_LINES));
     const t = this.program.events;
     const out: number[] = [];
-    for (let r = this.rowAtOrAfterLine(line); r < t.count && t.lineOf(r) <= endLine; r++) if (t.op[r]! <= Op.Invlpg) out.push(t.lineOf(r));
+    for (let r = this.rowAtOrAfterLine(line); r < t.count && t.lineOf(r) <= endLine; r++) if (t.opOf(r) <= Op.Invlpg) out.push(t.lineOf(r));
     return out;
   }
 
@@ -368,4 +373,20 @@ export abstract class RuntimeLoad {
 function failureText(file: string, f: ReturnType<TraceSource['failure']>): string {
   if (f.message !== undefined) return f.message;
   return `${file} does not parse:\n${formatDiagnostics(f.diagnostics)}${f.note ? `\n${f.note}` : ''}`;
+}
+
+/**
+ * Adds the frames that rows [from, to) of `t` link in as guest page tables:
+ * the roots of `cr3 GPA` rows and the tables that level-2+ `pte` rows point
+ * to (not a large page's frame).
+ */
+export function addPageTableFrames(mode: PagingMode, t: EventTable, from: number, to: number, into: Set<number>): void {
+  for (let r = from; r < to; r++) {
+    const op = t.op[r]!;
+    if (op === Op.Cr3 && t.argOf(r) < 0) into.add(Math.floor(t.addrOf(r) / PAGE_SIZE));
+    else if (op === Op.Pte && t.levelOf(r) >= 2 && t.offsetOf(r) === 0) {
+      const lo = t.loOf(r);
+      if (lo & PT_PRESENT && !((lo & PT_PAGE_SIZE) !== 0 && mode.isLargeLevel(t.levelOf(r)))) into.add(entryFrame(mode, lo, t.hiOf(r)));
+    }
+  }
 }

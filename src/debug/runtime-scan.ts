@@ -209,7 +209,7 @@ export abstract class RuntimeScan extends RuntimeChecks {
       if (!tl.hasRow(row)) {
         return this.stopResult({ kind: 'end', row: t.count, step: 0 }, { reason: ctx.entry ? 'entry' : 'end', description: ctx.entry ? 'No events in the trace' : 'End of the trace', vcpu: m.current, hitBreakpointIds: [] });
       }
-      const op = t.op[row]!;
+      const op = t.opOf(row);
       if (op <= Op.Invlpg) {
         if (row !== ctx.skipRow) {
           if (ctx.entry) {
@@ -309,7 +309,7 @@ export abstract class RuntimeScan extends RuntimeChecks {
     const rec = this.functionBps.some((b) => b.match && b.verified) ? this.recorder : null;
     for (let row = start; ; row++) {
       if (2 * row >= limitKey || !tl.hasRow(row)) break;
-      const op = t.op[row]!;
+      const op = t.opOf(row);
       if (op <= Op.Invlpg) {
         if (this.beforeRows.size) {
           const p = this.checkBefore(row);

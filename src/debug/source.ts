@@ -5,11 +5,14 @@
 // (filesource.ts: the adapter on Node, so that a trace of any size is never
 // one string). The runtime (runtime-load.ts) sees only this interface.
 
-import { TraceParser, type Diagnostic, type Program } from '../trace';
+import { TraceParser, type Diagnostic, type EventTable, type Program, type Rows } from '../trace';
+
+/** Sees the rows of each piece parsed, once, in order: rows [from, to) of `t` (not kept: read them now). */
+export type RowsHook = (t: EventTable, from: number, to: number) => void;
 
 export interface TraceSource {
   /** The program so far: its events grow as the parse goes on (the same object throughout). */
-  readonly program: Program;
+  readonly program: Program<Rows>;
   readonly done: boolean;
   readonly linesParsed: number;
   /** How far the parse has come, 0 to 1. */
@@ -18,6 +21,12 @@ export interface TraceSource {
   readonly progressText: string;
   /** A parse error has been found so far. */
   readonly hasErrors: boolean;
+  /**
+   * Called with the rows of every piece parsed from now on (set it before the
+   * first parseMore): what must see every row (the page-table frames of the
+   * pte-write filter) sees it here, where a file's rows are in memory.
+   */
+  onRows: RowsHook | null;
   /** Parses about `lines` more lines (at least one, unless done). */
   parseMore(lines: number): void;
   /**
@@ -36,6 +45,8 @@ export interface TraceSource {
 export class TextSource implements TraceSource {
   private readonly p: TraceParser;
   readonly program: Program;
+  onRows: RowsHook | null = null;
+  private seen = 0;
 
   constructor(text: string) {
     this.p = new TraceParser(text);
@@ -64,11 +75,19 @@ export class TextSource implements TraceSource {
 
   parseMore(lines: number): void {
     this.p.parseLines(lines);
+    this.tellRows();
+  }
+
+  private tellRows(): void {
+    const t = this.program.events;
+    if (this.onRows && t.count > this.seen) this.onRows(t, this.seen, t.count);
+    this.seen = t.count;
   }
 
   failure(): { diagnostics: Diagnostic[]; note?: string } {
     // The text is in memory already: every diagnostic of it.
     this.p.parseLines(Infinity);
+    this.tellRows();
     return { diagnostics: this.p.result().diagnostics };
   }
 

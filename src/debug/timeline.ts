@@ -360,7 +360,7 @@ export class Timeline {
     const m = this.machine;
     const row = m.pos;
     if (!this.hasRow(row)) return false;
-    const isEvent = m.program.events.op[row]! <= Op.Invlpg;
+    const isEvent = m.program.events.opOf(row) <= Op.Invlpg;
     if (isEvent) this.lastEventUndoStart = this.uLen;
     const first = this.effects.wants(row);
     if (first) this.effects.begin(m);
@@ -485,7 +485,7 @@ export class Timeline {
     if (pos < m.pos) {
       const t = this.program.events;
       let anchor = pos - 1;
-      while (anchor >= 0 && t.op[anchor]! > Op.Invlpg) anchor--;
+      while (anchor >= 0 && t.opOf(anchor) > Op.Invlpg) anchor--;
       const at = anchor >= 0 ? anchor : pos;
       // The audit where the machine stands knows every violation up to `pos` and the row of each.
       const violationsThen = violationsBefore(m.auditor, pos);

@@ -125,7 +125,7 @@ function rowsOf(rt: TraceRuntime): { current: number; done: boolean; last: numbe
 /** The VA an event is about (access, pte, invlpg), or undefined. */
 function eventVa(rt: TraceRuntime, row: number): number | undefined {
   if (row < 0) return undefined;
-  const op = rt.program.events.op[row]!;
+  const op = rt.program.events.opOf(row);
   if (op === Op.Read || op === Op.Write || op === Op.Exec || op === Op.Pte || op === Op.Invlpg) return rt.program.events.addrOf(row);
   return undefined;
 }
@@ -167,7 +167,7 @@ function eventScope(ctx: ViewContext): VarNode {
       out.push(leaf('event', `${rowText(rt.program, current)}${done ? (rt.isEventRow(current) ? '  (done)' : '') : '  (next to run)'}`));
     } else out.push(leaf('event', 'end of the trace'));
     out.push(leaf('vcpu', String(m.current)));
-    if (rt.position.kind === 'after' && t.op[current] === Op.Expect && m.expect) {
+    if (rt.position.kind === 'after' && t.opOf(current) === Op.Expect && m.expect) {
       out.push(leaf('expect', `${m.expect.passed ? 'held' : 'FAILED'}: ${m.expect.source}${m.expect.passed ? '' : ` — ${m.expect.message}`}`));
     }
     if (last < 0) {
@@ -262,7 +262,7 @@ function vcpuScope(ctx: ViewContext, v: VCpu): VarNode {
 /** The access kind and privilege of an event row (a non-access row reads as a kernel read). */
 export function accessOf(rt: TraceRuntime, row: number, v: VCpu): { kind: 0 | 1 | 2; user: boolean; what: string } {
   const t = rt.program.events;
-  const op = t.op[row]!;
+  const op = t.opOf(row);
   const f = t.flagsOf(row);
   const user = op === Op.Read || op === Op.Write || op === Op.Exec ? (f & EF_USER ? true : f & EF_KERNEL ? false : v.user) : false;
   const kind = op === Op.Write ? ACC_WRITE : op === Op.Exec ? ACC_EXEC : ACC_READ;
@@ -278,7 +278,7 @@ function guestWalkScope(ctx: ViewContext, v: VCpu, row: number): VarNode {
     if (row < 0) {
       const t = rt.program.events;
       const { current } = rowsOf(rt);
-      if (current >= 0 && t.op[current] === Op.Store) return [leaf('walk', `a store to guest-physical ${hx(t.addrOf(current))}: no guest walk`)];
+      if (current >= 0 && t.opOf(current) === Op.Store) return [leaf('walk', `a store to guest-physical ${hx(t.addrOf(current))}: no guest walk`)];
       return [leaf('walk', 'this event has no guest virtual address')];
     }
     const va = rt.program.events.addrOf(row);

@@ -3,7 +3,7 @@
 // copy-on-write, the shadow is kept as its present entries).
 
 import { describeComparison, tryEvaluateCondition, type Expr } from '../expr';
-import { EF_HAS_VALUE, EF_KERNEL, EF_USER, Op, type ExpectStmt, type Program } from '../trace/ast';
+import { EF_HAS_VALUE, EF_KERNEL, EF_USER, Op, type ExpectStmt, type Program, type RowWindow, type Rows } from '../trace/ast';
 import { Auditor, type Violation } from './audit';
 import { MachineEnv } from './env';
 import type { GuestMemory, MemorySnapshot } from './memory';
@@ -79,7 +79,7 @@ export interface RowIncident extends Incident {
 const ACCESS_OK: AccessResult = Object.freeze({ ok: true, fault: -1 });
 
 export class Machine {
-  readonly program: Program;
+  readonly program: Program<Rows>;
   readonly mode: PagingMode;
   readonly policy: Policy;
   readonly shadow: ShadowMmu;
@@ -125,8 +125,14 @@ export class Machine {
    */
   private rowBase = 0;
   private lineBefore = 0;
+  /**
+   * The table that holds the rows about `pos` (program.events.window): the
+   * rows are read through it, so that a debugger that keeps a few windows of
+   * a huge file's rows (src/debug/rowwindows.ts) costs one range test a row.
+   */
+  private win: RowWindow | null = null;
 
-  constructor(program: Program, opts: MachineOptions = {}) {
+  constructor(program: Program<Rows>, opts: MachineOptions = {}) {
     this.program = program;
     this.mode = MODES[program.mode];
     const name = opts.policy ?? program.policy ?? 'update';
@@ -175,6 +181,7 @@ export class Machine {
    */
   runBatch(firstRow: number, end: number, start = 0): void {
     this.rowBase = firstRow;
+    this.win = null;
     this.pos = start;
     this.row = -1;
     this.lastEventRow = -1;
@@ -213,25 +220,31 @@ export class Machine {
 
   /** True when the row is an event (not `vcpu`, `cpl` or `expect`). */
   isEventRow(row: number): boolean {
-    return this.program.events.op[row]! <= Op.Invlpg;
+    return this.program.events.opOf(row) <= Op.Invlpg;
   }
 
   /** Runs one row. Returns false when there was none left. */
   step(): boolean {
-    const t = this.program.events;
     const i = this.pos;
-    if (i >= t.count) return false;
+    if (i >= this.program.events.count) return false;
+    let w = this.win;
+    let k = w === null ? -1 : i - w.base;
+    if (w === null || k < 0 || k >= w.table.count) {
+      w = this.win = this.program.events.window(i);
+      k = i - w.base;
+    }
+    const t = w.table;
     this.pos = i + 1;
     this.row = i;
     this.access = null;
     this.expect = null;
     this.error = null;
     if (this.newViolations.length) this.newViolations = [];
-    const op = t.op[i]!;
+    const op = t.op[k]!;
     if (op > Op.Invlpg) {
-      if (op === Op.Vcpu) this.current = t.argOf(i);
-      else if (op === Op.Cpl) this.vcpu.user = t.argOf(i) === 0;
-      else this.checkExpect(this.program.expects[t.argOf(i)]!);
+      if (op === Op.Vcpu) this.current = t.argOf(k);
+      else if (op === Op.Cpl) this.vcpu.user = t.argOf(k) === 0;
+      else this.checkExpect(this.program.expects[t.argOf(k)]!);
       return true;
     }
     if (this.labelRows.size !== 0) {
@@ -249,36 +262,36 @@ export class Machine {
       case Op.Read:
       case Op.Write:
       case Op.Exec: {
-        const f = t.flagsOf(i);
+        const f = t.flagsOf(k);
         const user = f & EF_USER ? true : f & EF_KERNEL ? false : vcpu.user;
         const kind = op === Op.Read ? ACC_READ : op === Op.Write ? ACC_WRITE : ACC_EXEC;
         const hasValue = (f & EF_HAS_VALUE) !== 0;
-        const ok = this.mmu.access(vcpu, t.eventAddr(i), kind, user, hasValue ? t.loOf(i) : 0, hasValue ? t.hiOf(i) : 0, t.sizeOf(i), hasValue);
+        const ok = this.mmu.access(vcpu, t.eventAddr(k), kind, user, hasValue ? t.loOf(k) : 0, hasValue ? t.hiOf(k) : 0, t.sizeOf(k), hasValue);
         this.access = ok ? ACCESS_OK : { ok: false, fault: this.mmu.fault };
         break;
       }
       case Op.Pte: {
-        const at = pteEntryAddress(this.mem, this.mode, vcpu.cr3, t.eventAddr(i), t.levelOf(i));
+        const at = pteEntryAddress(this.mem, this.mode, vcpu.cr3, t.eventAddr(k), t.levelOf(k));
         if (typeof at === 'string') {
           this.error = at;
           break;
         }
-        const off = t.offsetOf(i);
-        const size = t.sizeOf(i);
-        if (off === 0) this.mmu.guestStore(vcpu, at, t.loOf(i), t.hiOf(i), size);
-        else if (off === 4) this.mmu.guestStore(vcpu, at + 4, t.hiOf(i), 0, size);
+        const off = t.offsetOf(k);
+        const size = t.sizeOf(k);
+        if (off === 0) this.mmu.guestStore(vcpu, at, t.loOf(k), t.hiOf(k), size);
+        else if (off === 4) this.mmu.guestStore(vcpu, at + 4, t.hiOf(k), 0, size);
         else {
-          const v = t.value(i) >> BigInt(8 * off);
+          const v = t.value(k) >> BigInt(8 * off);
           this.mmu.guestStore(vcpu, at + off, Number(v & 0xffffffffn), Number((v >> 32n) & 0xffffffffn), size);
         }
         break;
       }
       case Op.Store:
-        this.mmu.guestStore(vcpu, t.eventAddr(i), t.loOf(i), t.hiOf(i), t.sizeOf(i));
+        this.mmu.guestStore(vcpu, t.eventAddr(k), t.loOf(k), t.hiOf(k), t.sizeOf(k));
         break;
       case Op.Cr3: {
-        const space = t.argOf(i);
-        this.mmu.loadCr3(vcpu, space >= 0 ? this.spaceRoots[space]! : t.addrOf(i));
+        const space = t.argOf(k);
+        this.mmu.loadCr3(vcpu, space >= 0 ? this.spaceRoots[space]! : t.addrOf(k));
         reloaded = [vcpu];
         break;
       }
@@ -294,14 +307,14 @@ export class Machine {
     last.fault = this.mmu.fault;
     last.zapped = this.shadow.stats.sptesZapped - zapped0;
     last.updated = this.shadow.stats.sptesUpdated - updated0;
-    if (this.mmu.incidents.length) for (const inc of this.mmu.incidents) this.incidents.push({ ...inc, event: i + this.rowBase, line: t.lineOf(i) });
+    if (this.mmu.incidents.length) for (const inc of this.mmu.incidents) this.incidents.push({ ...inc, event: i + this.rowBase, line: t.lineOf(k) });
     if (this.auditor && this.auditPaused) this.auditor.forgetTrees();
     if (this.auditor && !this.auditPaused) {
       // A livelocked write's store into a shadowed frame changed guest memory under shadow paths
       // without the pte-write path: the incremental audit's premise does not hold, so all of it.
       const full = this.auditMode === 'full' || this.mmu.livelockStore !== null;
       this.newViolations = full ? this.auditor.full(i + this.rowBase) : this.auditor.incremental(i + this.rowBase, reloaded ?? []);
-      if (this.newViolations.length) for (const v of this.newViolations) v.line = t.lineOf(i);
+      if (this.newViolations.length) for (const v of this.newViolations) v.line = t.lineOf(k);
     }
     return true;
   }

@@ -3,7 +3,7 @@
 // tables down to the entry that maps VA (missing tables from the pool, in the
 // order they are needed) and stores the PTE there; `poke` stores raw bytes.
 
-import type { Diagnostic, MapStmt, PokeStmt, Program } from '../trace/ast';
+import type { Diagnostic, MapStmt, PokeStmt, Program, Rows } from '../trace/ast';
 import { PAGE_SIZE, PT_ACCESSED, PT_PAGE_SIZE, PT_PRESENT, PT_USER, PT_WRITABLE, hex } from './bits';
 import { GuestMemory } from './memory';
 import { MODES, type PagingMode } from './paging';
@@ -26,7 +26,7 @@ export const MAX_SETUP_PAGES = 4_000_000;
 
 class SetupError extends Error {}
 
-export function buildGuestImage(program: Program): GuestImage {
+export function buildGuestImage(program: Program<Rows>): GuestImage {
   const mode = MODES[program.mode];
   const memory = new GuestMemory();
   const spaceRoots: number[] = [];

@@ -202,12 +202,49 @@ function popcount32(x: number): number {
  * `levelOf`, `offsetOf`, `flagsOf`, `loOf`, `hiOf`, `value`); only `op` is
  * a column to index directly.
  */
+/**
+ * Read access to a program's rows by their index in the whole trace: an
+ * EventTable (every row in memory), or the debugger's windows over a file
+ * (src/debug/rowwindows.ts: the rows around where the machine is, the rest
+ * parsed again from the file when they are read). `window(i)` gives the
+ * table that holds row i and its first row, for a reader that reads a run of
+ * rows (the engine's step): rows `base` to `base + table.count - 1` are
+ * `table`'s rows 0 to count - 1.
+ */
+export interface Rows {
+  /** Rows known so far (a file still being parsed has more to come). */
+  readonly count: number;
+  window(i: number): RowWindow;
+  opOf(i: number): OpCode;
+  lineOf(i: number): number;
+  addrOf(i: number): number;
+  argOf(i: number): number;
+  eventAddr(i: number): number;
+  sizeOf(i: number): number;
+  levelOf(i: number): number;
+  offsetOf(i: number): number;
+  flagsOf(i: number): number;
+  loOf(i: number): number;
+  hiOf(i: number): number;
+  value(i: number): bigint;
+  row(i: number): EventRow;
+  rowAtOrAfterLine(line: number): number;
+  /** Bytes held in memory. */
+  readonly byteLength: number;
+}
+
+/** A table of consecutive rows: row `base + k` of the trace is the table's row k. */
+export interface RowWindow {
+  readonly table: EventTable;
+  readonly base: number;
+}
+
 /** The slot of row `i` in a sorted list of exception rows that holds it. */
 function exceptionSlot(rows: readonly number[], i: number): number {
   return firstIndex(rows.length, (k) => rows[k]! < i);
 }
 
-export class EventTable {
+export class EventTable implements Rows {
   count = 0;
   op: Uint8Array;
   /** Base line of each block of 64 rows (the line of its first row). */
@@ -381,6 +418,29 @@ export class EventTable {
     if (this.vals.length !== this.valCount * 2) this.vals = this.vals.slice(0, this.valCount * 2);
   }
 
+  /** The whole table is one window (Rows). */
+  window(): RowWindow {
+    return (this.self ??= { table: this, base: 0 });
+  }
+  private self: RowWindow | undefined;
+
+  opOf(i: number): OpCode {
+    return this.op[i] as OpCode;
+  }
+
+  /**
+   * Appends rows [from, to) of `src` (the debugger's windows copy the rows of
+   * the streaming parser's batches); the `arg` of Op.Expect rows is shifted by
+   * `expectShift` (a batch's expects are its own, the program's are the trace's).
+   */
+  appendRows(src: EventTable, from: number, to: number, expectShift: number): void {
+    for (let i = from; i < to; i++) {
+      const op = src.op[i] as OpCode;
+      const arg = op === Op.Expect ? src.argOf(i) + expectShift : src.argOf(i);
+      this.pushLoHi(op, src.lineOf(i), src.addrOf(i), arg, src.loOf(i), src.hiOf(i), src.sizeOf(i), src.levelOf(i), src.offsetOf(i), src.flagsOf(i));
+    }
+  }
+
   /** The first row on `line` or after it (`count` when there is none): rows are in line order. */
   rowAtOrAfterLine(line: number): number {
     return firstIndex(this.count, (row) => this.lineOf(row) < line);
@@ -552,7 +612,11 @@ export interface SpaceDecl {
   range: Range;
 }
 
-export interface Program {
+/**
+ * A parsed trace. `R` is how its rows are held: the parser's EventTable, or
+ * (the debugger on a file) windows over the file (Rows).
+ */
+export interface Program<R extends Rows = EventTable> {
   mode: Mode;
   /** The file's `policy` directive, if any (a launch configuration or CLI flag overrides it). */
   policy?: string;
@@ -565,7 +629,7 @@ export interface Program {
   spaces: SpaceDecl[];
   /** `space`, `map` and `poke` lines in file order: the engine builds guest memory from them. */
   setup: (SpaceStmt | MapStmt | PokeStmt)[];
-  events: EventTable;
+  events: R;
   /** Expect statements, indexed by the `arg` of Op.Expect rows. */
   expects: ExpectStmt[];
   /** Label name → row index in `events`. */

@@ -46,7 +46,7 @@
 // cascades), and parsing goes on with the next line.
 
 
-import { entrySize, type Diagnostic, type ParseOptions, type ParseResult, type Program } from './ast';
+import { entrySize, type Diagnostic, type MapStmt, type ParseOptions, type ParseResult, type PokeStmt, type Program, type SpaceDecl, type SpaceStmt } from './ast';
 import type { ParserState } from './state';
 import { FastParser } from './fastpath';
 import { T_WORD } from './lexer';
@@ -351,9 +351,12 @@ export class TraceParser extends FastParser {
         cpl: p.cpl,
         pool: p.pool,
         shadowPages: p.shadowPages,
-        // Frozen once the setup is done: shared, not copied.
-        spaces: this.inSetup ? p.spaces.slice() : p.spaces,
-        setup: this.inSetup ? p.setup.slice() : p.setup,
+        // Shared, not copied (a state every N lines of a long setup would copy it N times over): the lists
+        // are append-only, and a parser resumed here takes the first counts of them.
+        spaces: p.spaces,
+        setup: p.setup,
+        spaceCount: p.spaces.length,
+        setupCount: p.setup.length,
       },
       labels: this.labelList,
       labelCount: this.labelList.names.length,
@@ -382,8 +385,11 @@ export class TraceParser extends FastParser {
     p.cpl = u.cpl;
     p.pool = u.pool;
     p.shadowPages = u.shadowPages;
-    p.spaces = u.spaces.slice();
-    p.setup = u.setup.slice();
+    // After the setup nothing is appended to them: shared as they are (a window of a huge trace parsed
+    // again does not copy a long setup).
+    const whole = !s.inSetup && u.spaces.length === u.spaceCount && u.setup.length === u.setupCount;
+    p.spaces = whole ? (u.spaces as SpaceDecl[]) : u.spaces.slice(0, u.spaceCount);
+    p.setup = whole ? (u.setup as (SpaceStmt | MapStmt | PokeStmt)[]) : u.setup.slice(0, u.setupCount);
     this.spaceIndex.clear();
     p.spaces.forEach((sp, i) => this.spaceIndex.set(sp.name, i));
     // The shared list may have grown past the saved count: copy what was there then.

@@ -33,8 +33,11 @@ export interface ParserState {
     readonly cpl: Cpl;
     readonly pool: number;
     readonly shadowPages: number;
+    /** Append-only lists shared with the parser (and every later state): the first `spaceCount` and `setupCount` are this state's. */
     readonly spaces: readonly SpaceDecl[];
     readonly setup: readonly (SpaceStmt | MapStmt | PokeStmt)[];
+    readonly spaceCount: number;
+    readonly setupCount: number;
   };
   /** Labels defined before the point: the first `labelCount` of these append-only lists. */
   readonly labels: { readonly names: readonly string[]; readonly lines: readonly number[] };

@@ -68,7 +68,7 @@ function fullPrint(m: Machine): string {
 /** The last event row before `row`, or -1. */
 function eventBefore(program: Machine['program'], row: number): number {
   let r = row - 1;
-  while (r >= 0 && program.events.op[r]! > Op.Invlpg) r--;
+  while (r >= 0 && program.events.opOf(r) > Op.Invlpg) r--;
   return r;
 }
 

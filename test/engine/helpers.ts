@@ -68,7 +68,7 @@ export class Run {
     const rec: Rec = {
       row,
       line: t.lineOf(row),
-      op: OP_NAMES[t.op[row]!]!,
+      op: OP_NAMES[t.opOf(row)]!,
       label: this.labelOf.get(row),
       exits: m.last.exits,
       reason: m.exit?.reason,
