@@ -10,6 +10,8 @@ import { Machine, MemoryBudget, describeBudget, emptyExits, type ExitCounters, t
 import { Op, type Program, type Rows } from '../trace';
 
 const BLOCK = 4096;
+/** Rows of a block: the trackers keep their totals at the start of each. */
+export const TRACKER_BLOCK = BLOCK;
 /** The memory budget, measured every BLOCK rows of a replay (at most every 100 ms). */
 const trackerBudget = new MemoryBudget();
 const C_NONE = 0;
@@ -38,6 +40,8 @@ export class PolicyTracker {
   /** Running totals by kind before row b*BLOCK, for each block b. */
   private sums = new Float64Array(KINDS * 16);
   private readonly totals = new Float64Array(KINDS);
+  /** For each block, bit c set when a row of it caused exit code c (its most notable exit, for the MMU map's timeline). */
+  private masks = new Uint8Array(16);
   /** Rows replayed so far. */
   pos = 0;
   done = false;
@@ -90,6 +94,7 @@ export class PolicyTracker {
         }
       }
       this.codes[row] = code;
+      if (code !== C_NONE) this.masks[(row / BLOCK) | 0]! |= 1 << (code & ~C_MULTI);
       this.pos = row + 1;
       if ((++n & 255) === 0 && performance.now() > deadline) break;
     }
@@ -109,6 +114,18 @@ export class PolicyTracker {
       this.sums = s;
     }
     this.sums.set(this.totals, KINDS * b);
+    if (b >= this.masks.length) {
+      const m = new Uint8Array(Math.max(this.masks.length * 2, b + 1));
+      m.set(this.masks);
+      this.masks = m;
+    }
+  }
+
+  /** The exit codes (bit c: code c) that rows of blocks [from, to) caused, among the rows replayed. */
+  blockCodes(from: number, to: number): number {
+    let m = 0;
+    for (let b = from; b < to && b < this.masks.length; b++) m |= this.masks[b]!;
+    return m;
   }
 
   private grow(n: number): void {
@@ -169,6 +186,6 @@ export class PolicyTracker {
 
   /** Bytes held (for the benchmark). */
   get bytes(): number {
-    return this.codes.byteLength + this.sums.byteLength + 32 * this.multi.size;
+    return this.codes.byteLength + this.sums.byteLength + this.masks.byteLength + 32 * this.multi.size;
   }
 }

@@ -147,7 +147,7 @@ export class FileSource implements TraceSource {
     const b = this.s.take();
     const shift = this.program.expects.length;
     if (b) {
-      if (this.onRows) this.onRows(b.events, 0, b.events.count);
+      if (this.onRows) this.onRows(b.events, 0, b.events.count, b.firstRow);
       for (const e of b.expects) this.program.expects.push(e);
       for (const [name, r] of b.labels) this.program.labels.set(name, b.firstRow + r);
     }

@@ -30,10 +30,12 @@ import {
   type ShadowPage,
   type VCpu,
 } from '../engine';
-import { Op, firstIndex } from '../trace';
-import { PolicyTracker } from './compare';
+import { Op } from '../trace';
 import { entryValue, guestFlags, hx, isGuestLeaf, rowText, shadowFlagNames } from './format';
+import { timelineInfo, type TimelineInfo } from './mmumap-timeline';
 import type { TraceRuntime } from './runtime';
+
+export type { TimelineBucket, TimelineInfo } from './mmumap-timeline';
 
 /** The custom DAP request, and the capability of the initialize response that announces it. */
 export const MMU_MAP_REQUEST = 'mmuMap';
@@ -42,8 +44,6 @@ export const MMU_MAP_CAPABILITY = 'supportsMmuMapRequest';
 /** Defaults and hard caps of the request's bounds. */
 export const MMU_MAP_DEFAULTS = { depth: 2, tableEntries: 64, guestEntries: 1500, shadowPages: 300, pageEntries: 32, wpFrames: 500, buckets: 400 } as const;
 export const MMU_MAP_CAPS = { depth: 4, tableEntries: 1024, guestEntries: 20000, shadowPages: 5000, pageEntries: 512, wpFrames: 20000, buckets: 5000 } as const;
-/** Time the request may spend replaying the other policies for the timeline (ms); the rest comes at later requests. */
-const TRACKER_MS = 40;
 
 /**
  * walk: on the path of the event's address; step: the current handler step's
@@ -156,31 +156,6 @@ export interface WalkInfo {
   result: string;
 }
 
-export interface TimelineBucket {
-  /** First event row of the bucket (goto target id = row + 1) and its line. */
-  row: number;
-  line: number;
-  /** Events in the bucket. */
-  events: number;
-  /** The most notable exit in the bucket: none, fill, inject, emulate, cr3 (-1: not replayed yet). */
-  outcome: 'none' | 'fill' | 'inject' | 'emulate' | 'cr3' | 'npt' | 'unknown';
-  /** Exits of the bucket by outcome under the session's policy. */
-  counts: { fill: number; inject: number; emulate: number; cr3: number; npt: number };
-  /** Cumulative exits at the end of the bucket, one per policy of `policies` (-1: not replayed yet). */
-  exits: number[];
-}
-
-export interface TimelineInfo {
-  policies: string[];
-  policy: string;
-  events: number;
-  /** Every row parsed and every policy replayed to the end. */
-  complete: boolean;
-  buckets: TimelineBucket[];
-  /** Index of the bucket of the current position (-1: before the first or none). */
-  position: number;
-}
-
 export interface MmuMap {
   mode: string;
   policy: string;
@@ -248,10 +223,6 @@ function addMark(marks: Map<string, Mark[]>, key: string, m: Mark, pages?: Set<n
   if (!l) marks.set(key, [m]);
   else if (!l.includes(m)) l.push(m);
 }
-
-const OUTCOMES = ['none', 'fill', 'inject', 'emulate', 'cr3', 'npt'] as const;
-/** The most notable exit of a timeline bucket: inject, then emulate, fill, npt, cr3. */
-const RANK = [0, 3, 5, 4, 1, 2];
 
 interface Ctx {
   rt: TraceRuntime;
@@ -681,107 +652,4 @@ function writeProtected(rt: TraceRuntime, cap: number): MmuMap['writeProtected']
   }
   frames.sort((x, y) => x - y);
   return { frames, more: n - frames.length };
-}
-
-// ---------------------------------------------------------------------------
-// Timeline
-
-interface TimelineCache {
-  program: unknown;
-  trackers: PolicyTracker[];
-  eventRows: Int32Array;
-  eventCount: number;
-  rowsScanned: number;
-}
-
-const timelineCaches = new WeakMap<TraceRuntime, TimelineCache>();
-
-function eventRowsOf(rt: TraceRuntime, c: TimelineCache): void {
-  const t = rt.program.events;
-  if (c.rowsScanned >= t.count) return;
-  for (let r = c.rowsScanned; r < t.count; r++) {
-    if (t.opOf(r) > Op.Invlpg) continue;
-    if (c.eventCount === c.eventRows.length) {
-      const grown = new Int32Array(Math.max(1024, c.eventRows.length * 2));
-      grown.set(c.eventRows);
-      c.eventRows = grown;
-    }
-    c.eventRows[c.eventCount++] = r;
-  }
-  c.rowsScanned = t.count;
-}
-
-function timelineInfo(rt: TraceRuntime, maxBuckets: number): TimelineInfo {
-  const policy = rt.machine.policy.name;
-  // The session's policy gets a replay of its own (the session's effect log knows only the rows it has run, the
-  // timeline shows the whole trace); the others share the runtime's.
-  const others = rt.policyTrackers();
-  const policies = [policy, ...others.map((t) => t.policy)];
-  let c = timelineCaches.get(rt);
-  if (!c || c.program !== rt.program || c.trackers[1] !== others[0]) {
-    c = {
-      program: rt.program,
-      trackers: [new PolicyTracker(rt.program, policy, (n) => rt.timeline.hasRow(n - 1)), ...others],
-      eventRows: new Int32Array(1024),
-      eventCount: 0,
-      rowsScanned: 0,
-    };
-    timelineCaches.set(rt, c);
-  }
-  const deadline = performance.now() + TRACKER_MS;
-  const total = rt.program.events.count;
-  for (const t of c.trackers) t.advance(total, deadline);
-  eventRowsOf(rt, c);
-  const n = c.eventCount;
-  const rows = c.eventRows;
-  const nb = Math.min(n, maxBuckets);
-  const buckets: TimelineBucket[] = [];
-  const cum = policies.map(() => 0);
-  const known = policies.map(() => true);
-  const t = rt.program.events;
-  for (let b = 0; b < nb; b++) {
-    const from = Math.floor((b * n) / nb);
-    const to = Math.floor(((b + 1) * n) / nb);
-    const counts = { fill: 0, inject: 0, emulate: 0, cr3: 0, npt: 0 };
-    const kinds = new Float64Array(5);
-    let best = 0;
-    let unknown = false;
-    for (let k = from; k < to; k++) {
-      const r = rows[k]!;
-      for (let p = 0; p < policies.length; p++) {
-        const code = c.trackers[p]!.codeAt(r);
-        if (code < 0) {
-          known[p] = false;
-          if (p === 0) unknown = true;
-          continue;
-        }
-        if (code > 0) cum[p]! += c.trackers[p]!.exitsAt(r);
-        if (p === 0 && code > 0) {
-          c.trackers[0]!.exitsByKind(r, kinds);
-          if (RANK[code]! > RANK[best]!) best = code;
-        }
-      }
-    }
-    for (let k = 0; k < 5; k++) counts[OUTCOMES[k + 1] as keyof typeof counts] = kinds[k]!;
-    buckets.push({
-      row: rows[from]!,
-      line: t.lineOf(rows[from]!),
-      events: to - from,
-      outcome: unknown && best === 0 ? 'unknown' : OUTCOMES[best]!,
-      counts,
-      exits: cum.map((x, p) => (known[p] ? x : -1)),
-    });
-  }
-  // The bucket of the current position: the last bucket starting at or before the current row.
-  const p = rt.position;
-  const cur = p.kind === 'end' ? Number.MAX_SAFE_INTEGER : p.row;
-  const position = firstIndex(buckets.length, (k) => buckets[k]!.row <= cur) - 1;
-  return {
-    policies,
-    policy,
-    events: n,
-    complete: rt.parseDone && c.trackers.every((x) => x.done || x.pos >= total),
-    buckets,
-    position,
-  };
 }

@@ -21,6 +21,7 @@ import { Op, type EventTable, type Program, type Rows } from '../trace';
 import { TextSource, type TraceSource } from './source';
 import { FILTERS, type FilterId } from './breakpoints';
 import { PolicyTracker } from './compare';
+import { EventBlocks } from './eventblocks';
 import { Timeline } from './timeline';
 import { HEAD_LINES, LaunchError, SLICE_MS, formatDiagnostics, type Bp, type DataBp, type FunctionBp, type LaunchOptions, type LineBp, type Position, type RuntimeHost, type RuntimeState, type StopInfo } from './runtime-types';
 
@@ -54,6 +55,8 @@ export abstract class RuntimeLoad {
   protected trackerWanted = -1;
   /** Frames that rows link in as page tables (cr3 GPA, level-2+ pte), and the space roots: see isPageTableFrame. */
   protected pageTableFrames = new Set<number>();
+  /** Each block's events, first event row and line, noted as rows are parsed (the MMU map's timeline on a file in windows). */
+  eventBlocks = new EventBlocks();
   protected poolStart = 0;
   protected poolEnd = 0;
   protected exitLogCount = 0;
@@ -105,7 +108,11 @@ export abstract class RuntimeLoad {
     const src = typeof input === 'string' ? new TextSource(input) : input;
     // Every row passes by here once, as it is parsed (a huge file's rows are not all kept).
     const frames = new Set<number>();
-    src.onRows = (t, from, to) => addPageTableFrames(MODES[src.program.mode], t, from, to, frames);
+    const blocks = new EventBlocks();
+    src.onRows = (t, from, to, base) => {
+      addPageTableFrames(MODES[src.program.mode], t, from, to, frames);
+      blocks.add(t, from, to, base);
+    };
     try {
       src.parseMore(HEAD_LINES);
       while (!src.done && !src.hasErrors && src.program.events.count === 0) src.parseMore(HEAD_LINES);
@@ -147,6 +154,7 @@ export abstract class RuntimeLoad {
     this.trackerWanted = -1;
     for (const r of machine.spaceRoots) if (r !== undefined) frames.add(Math.floor(r / PAGE_SIZE));
     this.pageTableFrames = frames;
+    this.eventBlocks = blocks;
     // The setup took its page tables from the pool, a page at a time upward.
     this.poolStart = Math.floor(program.pool / PAGE_SIZE);
     const image = new Set(machine.mem.frames());

@@ -7,8 +7,8 @@
 
 import { TraceParser, type Diagnostic, type EventTable, type Program, type Rows } from '../trace';
 
-/** Sees the rows of each piece parsed, once, in order: rows [from, to) of `t` (not kept: read them now). */
-export type RowsHook = (t: EventTable, from: number, to: number) => void;
+/** Sees the rows of each piece parsed, once, in order: rows [from, to) of `t`, whose row k is the trace's row base + k (not kept: read them now). */
+export type RowsHook = (t: EventTable, from: number, to: number, base: number) => void;
 
 export interface TraceSource {
   /** The program so far: its events grow as the parse goes on (the same object throughout). */
@@ -80,7 +80,7 @@ export class TextSource implements TraceSource {
 
   private tellRows(): void {
     const t = this.program.events;
-    if (this.onRows && t.count > this.seen) this.onRows(t, this.seen, t.count);
+    if (this.onRows && t.count > this.seen) this.onRows(t, this.seen, t.count, 0);
     this.seen = t.count;
   }
 

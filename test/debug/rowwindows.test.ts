@@ -17,7 +17,8 @@ import { TextSource, type TraceSource } from '../../src/debug/source';
 import { readChunksSync } from '../../src/io/read';
 import { Op, type Rows } from '../../src/trace';
 import { bigTrace } from './gen';
-import { ROOT, cont, evaluate, launch, reverse, scopeVars, startClient, stepBack, topLine, writeTemp, type Client } from './helpers';
+import type { MmuMap } from '../../src/debug/mmumap';
+import { ROOT, cont, evaluate, launch, raw, reverse, scopeVars, startClient, stepBack, topLine, writeTemp, type Client } from './helpers';
 
 /**
  * bigTrace with, every 97 lines after the setup, an `expect` (so that windows
@@ -122,6 +123,7 @@ describe('a session over windows of 64 lines', () => {
   let dc: Client | null = null;
   afterEach(async () => {
     delete process.env.MMUTRACE_INDEX_EVERY;
+    delete process.env.MMUTRACE_TIMELINE_EXACT_MAX;
     if (dc) await dc.stop().catch(() => undefined);
     dc = null;
   });
@@ -156,5 +158,49 @@ describe('a session over windows of 64 lines', () => {
     let prev = early - 1;
     while (!/^(read|write|exec|pte|store|cr3|invlpg)\b/.test(lines[prev - 1]!)) prev--;
     expect(await topLine(c)).toBe(prev);
+  }, 120_000);
+
+  test('the MMU map\'s timeline in whole blocks of rows: every event once, the counts of each policy\'s replay of the whole file', async () => {
+    const text = windowsTrace(20_000);
+    const file = writeTemp('windows-timeline.mmutrace', text);
+    const cmp = JSON.parse(execFileSync('node', [join(ROOT, 'dist/cli.js'), 'compare', file, '--json'], { encoding: 'utf8' })) as { policies: Record<string, { events: number; exits: { total: number; fill: number; inject: number; emulate: number; cr3: number; npt: number } }> };
+    process.env.MMUTRACE_INDEX_EVERY = '64';
+    // Past 1,000 events the timeline lets the list of events go and cuts whole blocks.
+    process.env.MMUTRACE_TIMELINE_EXACT_MAX = '1000';
+    const c = await startClient();
+    dc = c;
+    await launch(c, { program: file, policy: 'update' });
+    // The trackers replay 40 ms per request: ask until every policy is done.
+    let m: MmuMap | null = null;
+    for (let i = 0; i < 200; i++) {
+      const r = await raw(c, 'mmuMap', { buckets: 3 });
+      expect(r.success).toBe(true);
+      m = r.body as MmuMap;
+      if (m.timeline!.complete) break;
+    }
+    const tl = m!.timeline!;
+    expect(tl.complete).toBe(true);
+    const events = cmp.policies.update!.events;
+    expect(tl.events).toBe(events);
+    // The rows: the lines from the first event on that are not blank or comments (events and expects).
+    const lines = text.split('\n');
+    const start = lines.findIndex((l) => /^(read|write) /.test(l));
+    const rowLines = lines.slice(start).filter((l) => l.trim() !== '' && !l.startsWith('#'));
+    const isEvent = (l: string): boolean => /^(read|write|exec|pte|store|cr3|invlpg) /.test(l);
+    const eventAtOrAfter = (r: number): number => {
+      while (!isEvent(rowLines[r]!)) r++;
+      return r;
+    };
+    // 20,000 events and their expects make 5 blocks of 4,096 rows: 3 buckets of blocks [0, 1), [1, 3), [3, 5).
+    expect(Math.ceil(rowLines.length / 4096)).toBe(5);
+    expect(tl.buckets.map((b) => b.row)).toEqual([0, 4096, 3 * 4096].map(eventAtOrAfter));
+    expect(tl.buckets.reduce((a, b) => a + b.events, 0)).toBe(events);
+    // Each bucket's row is an event on its line (a goto target).
+    for (const b of tl.buckets) expect(lines[b.line - 1]).toMatch(/^(read|write|exec|pte|store|cr3|invlpg) /);
+    // The last bucket ends at the end: each policy's total; the session's policy by kind, summed over the buckets.
+    expect(tl.buckets[2]!.exits).toEqual(tl.policies.map((p) => cmp.policies[p]!.exits.total));
+    for (const k of ['fill', 'inject', 'emulate', 'cr3', 'npt'] as const) expect(tl.buckets.reduce((a, b) => a + b.counts[k], 0)).toBe(cmp.policies.update!.exits[k]);
+    // Each bucket's most notable exit (inject, then emulate, fill, npt, cr3) among those it counts.
+    for (const b of tl.buckets) expect(b.outcome).toBe((['inject', 'emulate', 'fill', 'npt', 'cr3'] as const).find((k) => b.counts[k] > 0) ?? 'none');
   }, 120_000);
 });
