@@ -57,10 +57,12 @@ const ONE_EXIT = 2; // 2..5: one exit of OUTCOMES[code - 2]
 const HELD = 6; // an expect that held
 const OTHER = 7; // in `others`
 const ZAP_SHIFT = 3;
+const CODE_CHUNK = 1 << 16;
 const UPD_SHIFT = 5;
 
 export class EffectLog {
-  private codes = new Uint8Array(1024);
+  /** The row codes in chunks of CODE_CHUNK (no copy of all of them as they grow: 100 MB at 100 million rows). */
+  private codes: Uint8Array[] = [];
   /** Rows [0, upTo) are recorded. */
   upTo = 0;
   /** Faults of one-byte rows, by row (rows ascending). */
@@ -89,11 +91,7 @@ export class EffectLog {
 
   /** After the machine ran `row` (which `wants` accepted). */
   end(row: number, m: Machine): void {
-    if (row >= this.codes.length) {
-      const c = new Uint8Array(Math.max(row + 1, this.codes.length * 2));
-      c.set(this.codes);
-      this.codes = c;
-    }
+    while (row >= this.codes.length * CODE_CHUNK) this.codes.push(new Uint8Array(CODE_CHUNK));
     this.upTo = row + 1;
     const t = this.program.events;
     const op = t.opOf(row);
@@ -101,7 +99,7 @@ export class EffectLog {
     if (op === Op.Expect) {
       const x = m.expect;
       if (!x) return;
-      if (x.passed) this.codes[row] = HELD;
+      if (x.passed) this.setCode(row, HELD);
       else this.other(row, { line, exits: 0, fault: -1, expect: { passed: false, message: x.message } });
       return;
     }
@@ -118,12 +116,12 @@ export class EffectLog {
       const c = e.cr3 - b[3]!;
       const sum = f + i + em + c;
       if (last.exits === 0 && sum === 0) {
-        this.codes[row] = NO_EXIT | counts;
+        this.setCode(row, NO_EXIT | counts);
         this.fault(row, last.fault);
         return;
       }
       if (last.exits === 1 && sum === 1) {
-        this.codes[row] = (ONE_EXIT + (f ? 0 : i ? 1 : em ? 2 : 3)) | counts;
+        this.setCode(row, (ONE_EXIT + (f ? 0 : i ? 1 : em ? 2 : 3)) | counts);
         this.fault(row, last.fault);
         return;
       }
@@ -132,6 +130,10 @@ export class EffectLog {
     const eff: LineEffect = { line, exits: last.exits, fault: last.fault, fill: d[0], inject: d[1], emulate: d[2], cr3: d[3], zapped: last.zapped, updated: last.updated };
     if (m.error !== null) eff.error = m.error;
     this.other(row, eff);
+  }
+
+  private setCode(row: number, code: number): void {
+    this.codes[Math.floor(row / CODE_CHUNK)]![row % CODE_CHUNK] = code;
   }
 
   private fault(row: number, code: number): void {
@@ -149,7 +151,7 @@ export class EffectLog {
   }
 
   private other(row: number, eff: LineEffect): void {
-    this.codes[row] = OTHER;
+    this.setCode(row, OTHER);
     this.others.set(row, eff);
   }
 
@@ -161,7 +163,7 @@ export class EffectLog {
   /** The effect of a recorded row, or undefined for a row with nothing to show. */
   at(row: number): LineEffect | undefined {
     if (row >= this.upTo) return undefined;
-    const code = this.codes[row]!;
+    const code = this.codes[Math.floor(row / CODE_CHUNK)]![row % CODE_CHUNK]!;
     const c = code & KIND;
     if (c === NONE) return undefined;
     const line = this.program.events.lineOf(row);
@@ -193,6 +195,6 @@ export class EffectLog {
 
   /** Bytes held (for the memory measurements). */
   bytes(): number {
-    return this.codes.byteLength + this.faultRows.byteLength + this.faultCodes.byteLength + this.others.size * 160;
+    return this.codes.length * CODE_CHUNK + this.faultRows.byteLength + this.faultCodes.byteLength + this.others.size * 160;
   }
 }

@@ -19,6 +19,9 @@ import type { EventRow, EventTable, OpCode, RowWindow, Rows } from '../trace';
 import { Op, firstIndex } from '../trace';
 import type { ParserState } from '../trace/stream';
 
+/** A window no longer parses to the rows it gave: the file changed on disk under the session. */
+export class TraceChangedError extends Error {}
+
 /** Windows kept in memory besides the tail (about 200 KB each on a kbuild-like trace). */
 export const MAX_CACHED = 48;
 
@@ -123,7 +126,7 @@ export class WindowedRows implements Rows {
     const table = this.reread(this.starts[k]!, this.endBytes[k]!, this.expectBases[k]!);
     this.rereads++;
     if (table.count !== end - base || (table.count > 0 && table.lineOf(table.count - 1) > this.endLines[k]!)) {
-      throw new Error(`lines ${(this.starts[k]?.line ?? 0) + 1}-${this.endLines[k]} of the trace no longer parse to the rows they gave (${table.count} rows, ${end - base} before): the file changed on disk while it was being debugged; restart the session`);
+      throw new TraceChangedError(`lines ${(this.starts[k]?.line ?? 0) + 1}-${this.endLines[k]} of the trace no longer parse to the rows they gave (${table.count} rows, ${end - base} before): the file changed on disk while it was being debugged; restart the session`);
     }
     const w: RowWindow = { table, base };
     this.cache.set(k, w);

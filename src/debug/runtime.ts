@@ -10,6 +10,7 @@
 
 import { type HandlerStep } from '../engine';
 import { RuntimeScan } from './runtime-scan';
+import { TraceChangedError } from './rowwindows';
 import { MAX_EXIT_LOG, RuntimeError, SLICE_MS, type Position, type StopInfo, type StopReason } from './runtime-types';
 
 export { HEAD_LINES, LaunchError, MAX_EXIT_LOG, RuntimeError, formatDiagnostics, guestDataId, parseDataId, shadowDataId } from './runtime-types';
@@ -253,6 +254,12 @@ export class TraceRuntime extends RuntimeScan {
   }
 
   protected internalError(e: unknown): void {
+    if (e instanceof TraceChangedError) {
+      // Not the debugger's fault: the file under it changed. Said once, and the session ends.
+      this.host.output('stderr', `${this.programPath}: ${e.message}\n`);
+      this.terminate();
+      return;
+    }
     this.host.output('stderr', `internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
     this.state = 'stopped';
     this.host.stopped({ reason: 'pause', description: 'Stopped after an internal error', vcpu: this.vcpu, hitBreakpointIds: [] });

@@ -5,10 +5,20 @@
 // Checkpoints are Machine snapshots taken the first time execution passes a
 // point, about every CHECKPOINT_MS of replay (so that going back to any row
 // re-runs at most that much), without their guest memory: guest memory is
-// moved back with an undo log of every store the engine makes (the old
-// bytes, 12 or 16 bytes a store; a store that changes nothing is not
-// logged), so a checkpoint costs the shadow pages that changed since the
-// previous one, not copies of guest pages. Shadow page images that did not
+// moved back with an undo log of every store the engine makes (undolog.ts:
+// the old bytes, 12 or 16 bytes a store), so a checkpoint costs the shadow
+// pages that changed since the previous one, not copies of guest pages.
+//
+// Memory keyframes keep the undo log from growing with the trace (issue 13:
+// 5 bytes a row on a kbuild-like trace, 500 MB over 100 million rows): a
+// checkpoint taken once the log has grown by KEYFRAME_WORDS since the last
+// keyframe also keeps a copy of guest memory (copy-on-write: it costs the
+// pages written after it). The log before the last keyframe but one is let
+// go; a checkpoint before that is reached by restoring the keyframe before it
+// (its memory from the copy) and running forward from there. Keyframes have
+// a budget of their own (KEYFRAME_BUDGET_BYTES, the guest memory each held
+// when taken): past it, every other keyframe gives its copy up (never the
+// first, at row 0, nor the last two) and the log between keyframes doubles. Shadow page images that did not
 // change are shared between checkpoints: the engine's snapshot gives the same
 // image object for a page that did not change (ShadowPage.snapshotImage), and
 // builds images only for the pages that did.
@@ -44,6 +54,7 @@
 import { imageBytes, type MachineSnapshot, type Machine, type StepRecorder } from '../engine';
 import { Op, firstIndex } from '../trace';
 import { EffectLog } from './lineeffects';
+import { UndoLog } from './undolog';
 
 type ShadowImage = MachineSnapshot['shadow']['pages'][number];
 
@@ -91,9 +102,10 @@ export const TRAIL_GAP = 2048;
  * audit's state where it changed); past it they are thinned (see above).
  */
 export const CHECKPOINT_BUDGET_BYTES = 256 * 1024 * 1024;
-/** Undo log chunks, in 32-bit words. */
-const CHUNK_BITS = 16;
-const CHUNK = 1 << CHUNK_BITS;
+/** Undo log words (4 bytes) between two memory keyframes, at first (the budget doubles it). */
+export const KEYFRAME_WORDS = 4 * 1024 * 1024;
+/** The most the keyframes' copies of guest memory may hold (the guest memory of each when it was taken). */
+export const KEYFRAME_BUDGET_BYTES = 96 * 1024 * 1024;
 
 /** A seek in parts (Timeline.startSeek). */
 export interface SeekJob {
@@ -109,12 +121,19 @@ export class Timeline {
   /** Asked for more rows when the machine runs out (the parser may still be reading the file). Returns false at the real end. */
   private readonly moreRows: (needed: number) => boolean;
 
-  // The undo log of guest memory stores, in chunks of 32-bit words. A record
-  // is [gpa low 32 bits, old low 32 bits, (old high 32 bits,) tag] with tag =
-  // gpa bits 32..51 | size << 20 | has-high << 24: read backwards from its tag.
-  private chunks: Uint32Array[] = [new Uint32Array(CHUNK)];
-  private uLen = 0;
+  private readonly undo: UndoLog;
   private logging = true;
+  /** Undo words between keyframes, and the log's length at the last keyframe taken. */
+  private keyWords: number;
+  private lastKeyUndo = 0;
+  /** The guest memory the keyframes held when taken (an estimate of what their copies keep). */
+  private keyBytes = 0;
+  private readonly keyBudget: number;
+  /** The log's length at which to look for words to let go again. */
+  private nextTrim = 0;
+  /** Keyframe copies given up to the budget, and restores from a keyframe's copy (for tests and the benchmark). */
+  keyThinnings = 0;
+  keyRestores = 0;
 
   private readonly checkpoints: Checkpoint[] = [];
   /** Temporary checkpoints, by position: none further than LOCAL_WINDOW rows from the last one taken or the last backward seek's target. */
@@ -166,9 +185,16 @@ export class Timeline {
    * `gap` fixes the distance between checkpoints (tests); by default it adapts.
    * `localGap`, `localWindow` and `trailGap` replace LOCAL_GAP, LOCAL_WINDOW and TRAIL_GAP (tests).
    */
-  constructor(machine: Machine, moreRows: (needed: number) => boolean, opts: { gap?: number; localGap?: number; localWindow?: number; trailGap?: number; budgetBytes?: number } = {}) {
+  constructor(
+    machine: Machine,
+    moreRows: (needed: number) => boolean,
+    opts: { gap?: number; localGap?: number; localWindow?: number; trailGap?: number; budgetBytes?: number; keyframeWords?: number; keyframeBudgetBytes?: number; undoChunkBits?: number } = {},
+  ) {
     this.machine = machine;
+    this.undo = new UndoLog(opts.undoChunkBits);
     this.budgetBytes = opts.budgetBytes ?? CHECKPOINT_BUDGET_BYTES;
+    this.keyWords = opts.keyframeWords ?? KEYFRAME_WORDS;
+    this.keyBudget = opts.keyframeBudgetBytes ?? KEYFRAME_BUDGET_BYTES;
     this.localGap = opts.localGap ?? LOCAL_GAP;
     this.localWindow = opts.localWindow ?? LOCAL_WINDOW;
     this.trailGap = opts.trailGap ?? TRAIL_GAP;
@@ -181,9 +207,10 @@ export class Timeline {
     this.vcpuExits = new Float64Array(machine.mmu.vcpus.length);
     // Every store to guest memory passes the hook before it lands.
     machine.mem.storeHook = (gpa, size, lo, hi) => {
-      if (this.logging) this.logOld(gpa, size, lo, hi);
+      if (this.logging) this.undo.log(this.machine.mem, gpa, size, lo, hi);
     };
-    this.checkpoint();
+    // The first checkpoint, at row 0, is a keyframe: every other can be reached from it.
+    this.checkpoint(true);
   }
 
   get program() {
@@ -210,9 +237,19 @@ export class Timeline {
   }
 
   /** Bytes held by the undo log and the checkpoints (an estimate, for the benchmark). */
-  memoryEstimate(): { undoBytes: number; checkpoints: number; checkpointBytes: number; heldBytes: number } {
-    const undoBytes = this.chunks.length * CHUNK * 4;
-    return { undoBytes, checkpoints: this.checkpoints.length, checkpointBytes: this.countHeld(), heldBytes: this.heldBytes };
+  memoryEstimate(): { undoBytes: number; checkpoints: number; checkpointBytes: number; heldBytes: number; keyframes: number; keyframeBytes: number } {
+    const keyframes = this.checkpoints.filter((c) => c.snap.mem !== undefined).length;
+    return { undoBytes: this.undo.bytes, checkpoints: this.checkpoints.length, checkpointBytes: this.countHeld(), heldBytes: this.heldBytes, keyframes, keyframeBytes: this.keyBytes };
+  }
+
+  /** Positions of the memory keyframes (for tests). */
+  keyframePositions(): number[] {
+    return this.checkpoints.filter((c) => c.snap.mem !== undefined).map((c) => c.pos);
+  }
+
+  /** The first undo word still held (for tests). */
+  get undoBase(): number {
+    return this.undo.base;
   }
 
   /** What the checkpoints hold, counted (each image once): O(pages in every checkpoint). */
@@ -257,7 +294,8 @@ export class Timeline {
         const cs = this.checkpoints;
         if (cs.length <= 2) return;
         const kept: Checkpoint[] = [];
-        for (let k = 0; k < cs.length; k++) if (k % 2 === 0 || k === cs.length - 1) kept.push(cs[k]!);
+        // (Keyframes stay: the checkpoints before the undo log's start are reached from them.)
+        for (let k = 0; k < cs.length; k++) if (k % 2 === 0 || k === cs.length - 1 || cs[k]!.snap.mem !== undefined) kept.push(cs[k]!);
         cs.length = 0;
         cs.push(...kept);
         this.minGap *= 2;
@@ -268,61 +306,9 @@ export class Timeline {
     }
   }
 
-  private word(i: number): number {
-    return this.chunks[i >>> CHUNK_BITS]![i & (CHUNK - 1)]!;
-  }
-
-  private push(w: number): void {
-    const c = this.uLen >>> CHUNK_BITS;
-    if (c === this.chunks.length) this.chunks.push(new Uint32Array(CHUNK));
-    this.chunks[c]![this.uLen & (CHUNK - 1)] = w;
-    this.uLen++;
-  }
-
-  /** Logs the bytes a store of `size` bytes at `gpa` is about to overwrite (unless it writes the same bytes). */
-  private logOld(gpa: number, size: number, newLo: number, newHi: number): void {
-    const mem = this.machine.mem;
-    let lo = 0;
-    let hi = 0;
-    if ((gpa & 3) === 0 && (size === 4 || size === 8)) {
-      lo = mem.read32(gpa);
-      if (size === 8) hi = mem.read32(gpa + 4);
-    } else {
-      for (let k = 0; k < size; k++) {
-        const b = mem.readByte(gpa + k);
-        if (k < 4) lo |= b << (8 * k);
-        else hi |= b << (8 * (k - 4));
-      }
-      lo >>>= 0;
-      hi >>>= 0;
-    }
-    const mask = size >= 4 ? 0xffffffff : (1 << (8 * size)) - 1;
-    const hmask = size === 8 ? 0xffffffff : size > 4 ? (1 << (8 * (size - 4))) - 1 : 0;
-    if (((lo ^ newLo) & mask) === 0 && ((hi ^ newHi) & hmask) === 0) return;
-    const gpaHi = Math.floor(gpa / 4294967296);
-    this.push(gpa >>> 0);
-    this.push(lo);
-    if (hi !== 0) this.push(hi);
-    this.push((gpaHi | (size << 20) | (hi !== 0 ? 1 << 24 : 0)) >>> 0);
-  }
-
-  /** The records in [from, to) words, newest first. */
-  private *records(from: number, to: number): Generator<{ gpa: number; size: number; lo: number; hi: number }> {
-    let i = to;
-    while (i > from) {
-      const tag = this.word(i - 1);
-      const hasHi = (tag >>> 24) & 1;
-      const len = 3 + hasHi;
-      const start = i - len;
-      const gpa = (tag & 0xfffff) * 4294967296 + this.word(start);
-      yield { gpa, size: (tag >>> 20) & 0xf, lo: this.word(start + 1), hi: hasHi ? this.word(start + 2) : 0 };
-      i = start;
-    }
-  }
-
   /** The stores of the last event run, oldest first: guest-physical address, size, and the old bytes as low/high halves. */
   lastEventStores(): { gpa: number; size: number; lo: number; hi: number }[] {
-    return [...this.records(this.lastEventUndoStart, Math.min(this.lastEventUndoEnd, this.uLen))].reverse();
+    return [...this.undo.records(this.lastEventUndoStart, this.lastEventUndoEnd)].reverse();
   }
 
   /**
@@ -334,7 +320,7 @@ export class Timeline {
     const mem = this.machine.mem;
     for (let k = 0; k < size; k++) bytes.push(mem.readByte(gpa + k));
     let touched = false;
-    for (const r of this.records(this.lastEventUndoStart, Math.min(this.lastEventUndoEnd, this.uLen))) {
+    for (const r of this.undo.records(this.lastEventUndoStart, this.lastEventUndoEnd)) {
       if (r.gpa + r.size <= gpa || r.gpa >= gpa + size) continue;
       for (let k = 0; k < r.size; k++) {
         const at = r.gpa + k - gpa;
@@ -361,7 +347,7 @@ export class Timeline {
     const row = m.pos;
     if (!this.hasRow(row)) return false;
     const isEvent = m.program.events.opOf(row) <= Op.Invlpg;
-    if (isEvent) this.lastEventUndoStart = this.uLen;
+    if (isEvent) this.lastEventUndoStart = this.undo.len;
     const first = this.effects.wants(row);
     if (first) this.effects.begin(m);
     if (rec) {
@@ -383,7 +369,7 @@ export class Timeline {
     if (first) this.effects.end(row, m);
     if (isEvent) {
       this.lastEventRow = row;
-      this.lastEventUndoEnd = this.uLen;
+      this.lastEventUndoEnd = this.undo.len;
       if (m.mmu.exit !== null) this.vcpuExits[m.current]!++;
     }
     if (!this.fixedGap) {
@@ -407,6 +393,7 @@ export class Timeline {
       }
       if (m.pos >= this.lastCheckpointPos + Math.max(MAX_CHECKPOINT_GAP, this.gap)) this.checkpoint();
     } else if (m.pos >= this.nextCheckpoint) this.checkpoint();
+    if (this.undo.len >= this.nextTrim) this.trimUndo();
     if (m.pos - this.lastSnapPos >= this.trailGap && m.pos < this.frontier && !this.noTrail) {
       this.takeLocal();
       this.dropLocals(m.pos);
@@ -416,7 +403,7 @@ export class Timeline {
     return true;
   }
 
-  private checkpoint(): void {
+  private checkpoint(keyframe = false): void {
     const m = this.machine;
     const last = this.checkpoints[this.checkpoints.length - 1];
     if (last && m.pos <= last.pos) {
@@ -426,14 +413,23 @@ export class Timeline {
     const replayMs = Math.max(this.accMs, 1e-3);
     this.accMs = 0;
     const t0 = performance.now();
-    // Guest memory is not kept (the undo log moves it back): no memory snapshot, which would
-    // copy the page map and make every page copy-on-write again.
-    const raw = this.snapshot();
+    // Guest memory is not kept (the undo log moves it back), but at a keyframe: a memory snapshot
+    // copies the page map and makes every page copy-on-write again.
+    const key = keyframe || this.undo.len - this.lastKeyUndo >= this.keyWords;
+    const raw = key ? this.machine.snapshot({ memory: true }) : this.snapshot();
+    if (key) {
+      this.lastKeyUndo = this.undo.len;
+      this.keyBytes += m.mem.dataBytes;
+    }
     const snap = this.share(raw, last?.snap);
     const bytes = this.ownBytes(snap, last?.snap);
-    this.checkpoints.push({ pos: m.pos, snap, undoLen: this.uLen, vcpuExits: this.vcpuExits.slice(), lastEventRow: this.lastEventRow, bytes });
+    this.checkpoints.push({ pos: m.pos, snap, undoLen: this.undo.len, vcpuExits: this.vcpuExits.slice(), lastEventRow: this.lastEventRow, bytes });
     this.heldBytes += bytes;
     this.keepBudget();
+    if (key) {
+      this.keepKeyframeBudget();
+      this.trimUndo();
+    }
     const t1 = performance.now();
     // Adapt the gap so that checkpoints cost at most 1/CHECKPOINT_COST_RATIO of the replay
     // (running averages, so that one slow snapshot, a GC pause, does not stretch the next gap).
@@ -564,7 +560,7 @@ export class Timeline {
     if (main.pos === m.pos || this.local.has(m.pos)) return;
     const snap = this.share(this.snapshot(), main.snap);
     const bytes = this.ownBytes(snap, main.snap);
-    this.local.set(m.pos, { pos: m.pos, snap, undoLen: this.uLen, vcpuExits: this.vcpuExits.slice(), lastEventRow: this.lastEventRow, bytes });
+    this.local.set(m.pos, { pos: m.pos, snap, undoLen: this.undo.len, vcpuExits: this.vcpuExits.slice(), lastEventRow: this.lastEventRow, bytes });
     this.heldBytes += bytes;
     this.keepBudget();
   }
@@ -598,32 +594,73 @@ export class Timeline {
     return this.checkpointAtOrBefore(pos).pos;
   }
 
+  /**
+   * Lets the undo log's words go before the last keyframe but one at or before
+   * the machine (so that a step back just after a keyframe still undoes).
+   */
+  private trimUndo(): void {
+    this.nextTrim = this.undo.len + Math.max(1, this.keyWords >> 2);
+    const cs = this.checkpoints;
+    let seen = 0;
+    for (let k = firstIndex(cs.length, (j) => cs[j]!.pos <= this.machine.pos) - 1; k >= 0; k--) {
+      if (cs[k]!.snap.mem === undefined) continue;
+      if (++seen === 2) {
+        this.undo.dropBefore(cs[k]!.undoLen);
+        return;
+      }
+    }
+  }
+
+  /** Past the keyframe budget, every other keyframe gives up its copy of guest memory (the first and the last two stay). */
+  private keepKeyframeBudget(): void {
+    while (this.keyBytes > this.keyBudget) {
+      const keys = this.checkpoints.filter((c) => c.snap.mem !== undefined);
+      if (keys.length <= 3) return;
+      for (let k = 1; k < keys.length - 2; k += 2) {
+        const c = keys[k]!;
+        // A checkpoint like the others now: reached by undoing while the log holds its words, else from a keyframe before it.
+        c.snap = { ...c.snap, mem: undefined };
+      }
+      const left = this.checkpoints.filter((c) => c.snap.mem !== undefined).length;
+      this.keyBytes = (this.keyBytes * left) / keys.length;
+      this.keyWords *= 2;
+      this.keyThinnings++;
+    }
+  }
+
   private restore(c: Checkpoint): void {
     const m = this.machine;
+    if (c.undoLen < this.undo.base) {
+      // The log no longer reaches it: from the keyframe at or before it (its copy of guest memory);
+      // the seek runs forward from there.
+      const cs = this.checkpoints;
+      let k = firstIndex(cs.length, (j) => cs[j]!.pos <= c.pos) - 1;
+      while (k > 0 && cs[k]!.snap.mem === undefined) k--;
+      const key = cs[Math.max(0, k)]!;
+      this.undo.reset(key.undoLen);
+      this.keyRestores++;
+      this.finishRestore(key);
+      return;
+    }
     // Guest memory first: undo every store made since the checkpoint, newest first.
     this.logging = false;
     try {
-      let i = this.uLen;
-      while (i > c.undoLen) {
-        const tag = this.word(i - 1);
-        const hasHi = (tag >>> 24) & 1;
-        const start = i - 3 - hasHi;
-        this.machine.mem.writeLoHi((tag & 0xfffff) * 4294967296 + this.word(start), this.word(start + 1), hasHi ? this.word(start + 2) : 0, (tag >>> 20) & 0xf);
-        i = start;
-      }
+      this.undo.undoTo(m.mem, c.undoLen);
     } finally {
       this.logging = true;
     }
-    this.uLen = c.undoLen;
-    // Keep one spare chunk beyond the one in use.
-    const keep = (this.uLen >>> CHUNK_BITS) + 2;
-    if (this.chunks.length > keep) this.chunks.length = keep;
-    // The undo log has put guest memory back already; the snapshot holds none.
-    m.restore(c.snap);
+    // The undo log has put guest memory back already.
+    this.finishRestore(c.snap.mem ? { ...c, snap: { ...c.snap, mem: undefined } } : c);
+  }
+
+  /** The machine's part of a restore (guest memory with it when the snapshot has a copy). */
+  private finishRestore(c: Checkpoint): void {
+    this.machine.restore(c.snap);
     this.vcpuExits = c.vcpuExits.slice();
     this.lastEventRow = c.lastEventRow;
-    this.lastEventUndoStart = this.lastEventUndoEnd = this.uLen;
+    this.lastEventUndoStart = this.lastEventUndoEnd = this.undo.len;
     this.lastSnapPos = c.pos;
+    this.nextTrim = this.undo.len + Math.max(1, this.keyWords >> 2);
   }
 }
 

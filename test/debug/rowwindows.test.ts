@@ -203,4 +203,23 @@ describe('a session over windows of 64 lines', () => {
     // Each bucket's most notable exit (inject, then emulate, fill, npt, cr3) among those it counts.
     for (const b of tl.buckets) expect(b.outcome).toBe((['inject', 'emulate', 'fill', 'npt', 'cr3'] as const).find((k) => b.counts[k] > 0) ?? 'none');
   }, 120_000);
+
+  test('the file changed on disk under the session: a goto that reads its rows again ends the session with a message that says so', async () => {
+    const text = windowsTrace(3_000);
+    const file = writeTemp('windows-changed-dap.mmutrace', text);
+    process.env.MMUTRACE_INDEX_EVERY = '64';
+    const c = await startClient();
+    dc = c;
+    await launch(c, { program: file });
+    const last = text.split('\n').length - 1;
+    // Parsed to its end (a goto target there parses up to it), then the file changes.
+    const targets = (await c.gotoTargetsRequest({ source: { path: file }, line: last })).body.targets;
+    writeFileSync(file, `# a new first line\n${text}`);
+    const terminated = c.waitForEvent('terminated');
+    await c.gotoRequest({ threadId: 1, targetId: targets[0]!.id });
+    await terminated;
+    const err = c.outputs.filter((o) => o.category === 'stderr').map((o) => o.output).join('');
+    expect(err).toMatch(/windows-changed-dap\.mmutrace: lines \d+-\d+ of the trace no longer parse to the rows they gave .*the file changed on disk while it was being debugged; restart the session/);
+    expect(err).not.toMatch(/internal error/);
+  }, 60_000);
 });
