@@ -22,7 +22,7 @@ import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { badUtf8Message, readChunksSync, TraceReadError } from '../io/read';
 import { EventTable, type Diagnostic, type Program } from '../trace';
 import { TraceStream, type ParserState } from '../trace/stream';
-import { WindowedRows } from './rowwindows';
+import { MAX_CACHED, WindowedRows } from './rowwindows';
 import type { RowsHook, TraceSource } from './source';
 
 /** The largest trace the debugger reads (bytes). Decision: 4 GiB (about 200 million events, 2.6 GB of rows). */
@@ -56,6 +56,10 @@ export class FileSource implements TraceSource {
   private seals: { state: ParserState; expectBase: number }[] = [];
   private setupCopied = false;
   onRows: RowsHook | null = null;
+  /** Two thirds of the windows kept (their lines: rows are at most that many). */
+  get rowsAhead(): number {
+    return Math.floor((MAX_CACHED * 2) / 3) * this.every;
+  }
 
   constructor(
     readonly path: string,

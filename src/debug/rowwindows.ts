@@ -9,7 +9,9 @@
 // file when one of its rows is read (`TraceStream.resume` from the state at
 // its start, fed the bytes up to the next state: the same rows, with the same
 // global row numbers and lines), and kept among the MAX_CACHED windows read
-// last. The machine reads a run of rows through `window(i)` (one range test a
+// last (a window just sealed counts as read: the machine is often close
+// behind the parse, and the runtime keeps the parse at most AHEAD_WINDOWS
+// ahead of a running machine). The machine reads a run of rows through `window(i)` (one range test a
 // row); every other reader through the accessors, by global row.
 //
 // A window of 16,384 lines of a kbuild-like trace is about 400 KB of text and
@@ -83,6 +85,8 @@ export class WindowedRows implements Rows {
    * from state.row on) the new tail.
    */
   seal(state: ParserState, rest: EventTable, expectBase: number): void {
+    // Kept among the windows read last: a machine close behind the parse (a run, the first stop) reads it next.
+    this.keep(this.bases.length, this.tail);
     this.bases.push(this.tail.base);
     this.starts.push(this.tailStart);
     this.endBytes.push(state.byteOffset);
@@ -129,12 +133,17 @@ export class WindowedRows implements Rows {
       throw new TraceChangedError(`lines ${(this.starts[k]?.line ?? 0) + 1}-${this.endLines[k]} of the trace no longer parse to the rows they gave (${table.count} rows, ${end - base} before): the file changed on disk while it was being debugged; restart the session`);
     }
     const w: RowWindow = { table, base };
+    this.keep(k, w);
+    return w;
+  }
+
+  /** Window k is the most recently used; the least recently used goes past MAX_CACHED. */
+  private keep(k: number, w: RowWindow): void {
     this.cache.set(k, w);
     if (this.cache.size > MAX_CACHED) {
       const oldest = this.cache.keys().next().value as number;
       this.cache.delete(oldest);
     }
-    return w;
   }
 
   /** The window that holds line `line` (or the first after it): its index, or -1 for the tail. */

@@ -187,6 +187,7 @@ export abstract class RuntimeLoad {
       if (this.checkLateErrors()) return false;
     }
     if (p && p.done) this.parseFinished();
+    else this.resolvePending();
     return this.program.events.count >= needed;
   }
 
@@ -206,6 +207,16 @@ export abstract class RuntimeLoad {
       if (this.failedLate && this.state === 'stopped') this.terminate();
     });
     return true;
+  }
+
+  /**
+   * Line breakpoints pending on lines the parse has passed get their rows
+   * now, not at the end of the parse: a run may get there first (the parse
+   * keeps at most `rowsAhead` rows ahead of a run).
+   */
+  protected resolvePending(): void {
+    const parsed = this.linesParsed;
+    if (this.lineBps.some((b) => b.pending && b.requestedLine <= parsed)) this.reverifyLineBps(true);
   }
 
   protected parseFinished(): void {
@@ -235,6 +246,11 @@ export abstract class RuntimeLoad {
     if (this.state === 'terminated' || this.state === 'unloaded') return;
     const deadline = performance.now() + SLICE_MS;
     const p = this.parser;
+    if (p && this.state === 'running' && this.program.events.count - this.machine.pos > p.rowsAhead) {
+      // Far enough ahead of the run (windows parsed further would be parsed again when it gets there):
+      // the run's slices schedule the next parse slice.
+      return;
+    }
     if (p) {
       if (!this.loadProgressShown) {
         this.loadProgressShown = true;
@@ -246,9 +262,12 @@ export abstract class RuntimeLoad {
         if (this.checkLateErrors()) return;
       }
       if (p.done) this.parseFinished();
-      else if (performance.now() - this.lastProgress > 100) {
-        this.lastProgress = performance.now();
-        this.host.progress('update', p.progressText, Math.min(99, Math.floor(100 * p.fraction)));
+      else {
+        this.resolvePending();
+        if (performance.now() - this.lastProgress > 100) {
+          this.lastProgress = performance.now();
+          this.host.progress('update', p.progressText, Math.min(99, Math.floor(100 * p.fraction)));
+        }
       }
     } else if (this.state !== 'running' && this.trackerWanted >= 0) {
       let reached = true;
@@ -311,6 +330,7 @@ export abstract class RuntimeLoad {
       if (this.checkLateErrors()) return;
     }
     if (p && p.done) this.parseFinished();
+    else this.resolvePending();
   }
 
   lineOfRow(row: number): number {

@@ -74,6 +74,7 @@ export abstract class RuntimeScan extends RuntimeChecks {
           return;
         }
         setImmediate(tick);
+        this.scheduleBackground();
       } catch (e) {
         progress.end();
         this.internalError(e);
@@ -125,6 +126,7 @@ export abstract class RuntimeScan extends RuntimeChecks {
         }
         progress.update(`at line ${this.lineOfRow(tl.pos)}`, forward && target > from ? (100 * (tl.pos - from)) / (target - from) : undefined);
         setImmediate(tick);
+        this.scheduleBackground();
       } catch (e) {
         progress.end();
         this.internalError(e);

@@ -22,6 +22,12 @@ export interface TraceSource {
   /** A parse error has been found so far. */
   readonly hasErrors: boolean;
   /**
+   * Rows parsed ahead of a running machine that are still in memory when it
+   * gets to them (windows over a file keep a few dozen; a text keeps all):
+   * the background parse waits rather than go further ahead of a run.
+   */
+  readonly rowsAhead: number;
+  /**
    * Called with the rows of every piece parsed from now on (set it before the
    * first parseMore): what must see every row (the page-table frames of the
    * pte-write filter) sees it here, where a file's rows are in memory.
@@ -46,6 +52,7 @@ export class TextSource implements TraceSource {
   private readonly p: TraceParser;
   readonly program: Program;
   onRows: RowsHook | null = null;
+  readonly rowsAhead = Infinity;
   private seen = 0;
 
   constructor(text: string) {

@@ -101,11 +101,11 @@ export const TRAIL_GAP = 2048;
  * estimate: the page lists and new images of ShadowMmu.lastSnapshotOwnBytes, the
  * audit's state where it changed); past it they are thinned (see above).
  */
-export const CHECKPOINT_BUDGET_BYTES = 256 * 1024 * 1024;
+export const CHECKPOINT_BUDGET_BYTES = 96 * 1024 * 1024;
 /** Undo log words (4 bytes) between two memory keyframes, at first (the budget doubles it). */
 export const KEYFRAME_WORDS = 4 * 1024 * 1024;
 /** The most the keyframes' copies of guest memory may hold (the guest memory of each when it was taken). */
-export const KEYFRAME_BUDGET_BYTES = 96 * 1024 * 1024;
+export const KEYFRAME_BUDGET_BYTES = 48 * 1024 * 1024;
 
 /** A seek in parts (Timeline.startSeek). */
 export interface SeekJob {

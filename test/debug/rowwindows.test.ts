@@ -205,7 +205,8 @@ describe('a session over windows of 64 lines', () => {
   }, 120_000);
 
   test('the file changed on disk under the session: a goto that reads its rows again ends the session with a message that says so', async () => {
-    const text = windowsTrace(3_000);
+    // More windows than are kept (48), so that the early ones are read again.
+    const text = windowsTrace(10_000);
     const file = writeTemp('windows-changed-dap.mmutrace', text);
     process.env.MMUTRACE_INDEX_EVERY = '64';
     const c = await startClient();
@@ -222,4 +223,25 @@ describe('a session over windows of 64 lines', () => {
     expect(err).toMatch(/windows-changed-dap\.mmutrace: lines \d+-\d+ of the trace no longer parse to the rows they gave .*the file changed on disk while it was being debugged; restart the session/);
     expect(err).not.toMatch(/internal error/);
   }, 60_000);
+
+  test('a run keeps the parse close ahead of it, and still stops at a breakpoint that was pending when it started', async () => {
+    const text = windowsTrace(40_000);
+    const file = writeTemp('windows-pending.mmutrace', text);
+    const lines = text.split('\n');
+    const bpLine = lines.findIndex((l, i) => i > 30_000 && /^read /.test(l)) + 1;
+    // Windows of 64 lines: the parse goes at most 32 windows (2,048 lines) ahead of a run.
+    process.env.MMUTRACE_INDEX_EVERY = '64';
+    const c = await startClient();
+    dc = c;
+    let bp: { verified: boolean; message?: string } | undefined;
+    await launch(c, { program: file }, async () => {
+      bp = (await c.setBreakpointsRequest({ source: { path: file }, breakpoints: [{ line: bpLine }] })).body.breakpoints[0];
+    });
+    // Set before the parse got there: pending.
+    expect(bp?.verified).toBe(false);
+    expect(bp?.message).toBe('the trace is still loading');
+    const stop = await cont(c);
+    expect(stop.reason).toBe('breakpoint');
+    expect(await topLine(c)).toBe(bpLine);
+  }, 120_000);
 });
