@@ -8,7 +8,7 @@
 //   past EXACT_MAX events the list is let go and the buckets are whole blocks.
 
 /** Events listed one by one at most (MMUTRACE_TIMELINE_EXACT_MAX sets it: the tests make it small). */
-export const EXACT_MAX = Number(process.env.MMUTRACE_TIMELINE_EXACT_MAX) || 2_000_000;
+export const EXACT_MAX = Number((globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.MMUTRACE_TIMELINE_EXACT_MAX) || 2_000_000;
 
 import { Op, type EventTable } from '../trace';
 import { TRACKER_BLOCK } from './compare';
