@@ -11,11 +11,7 @@ import { Machine } from '../../src/engine';
 import { parseTrace, type Mode } from '../../src/trace';
 import { Timeline } from '../../src/debug/timeline';
 import { prng } from './gen';
-import { fingerprint, randomTrace } from './timeline-helpers';
-
-function fullPrint(m: Machine): string {
-  return fingerprint(m) + JSON.stringify([m.auditor?.violations, m.newViolations], (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
-}
+import { fullPrint, randomTrace } from './timeline-helpers';
 
 /** Chunks of 64 words, a keyframe every 256 words of log, checkpoints every 50 rows. */
 const KEYS = { gap: 50, localGap: 7, localWindow: 40, trailGap: 23, undoChunkBits: 6, keyframeWords: 256 };

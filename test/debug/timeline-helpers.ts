@@ -62,3 +62,8 @@ export function fingerprint(m: Machine): string {
   return JSON.stringify([m.pos, m.current, m.events, m.mmu.exits, m.mmu.faults, sh.stats, sh.alive, sh.nextUid, m.expectations, m.auditor?.count, m.last, pages, hashOrder, vcpus, mh]);
 }
 
+
+/** The machine's state and the audit's whole state (the fingerprint counts violations only). */
+export function fullPrint(m: Machine): string {
+  return fingerprint(m) + JSON.stringify([m.auditor?.violations, m.newViolations], (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+}

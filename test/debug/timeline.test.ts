@@ -10,7 +10,7 @@ import { Op, parseTrace, type Mode } from '../../src/trace';
 import { PolicyTracker } from '../../src/debug/compare';
 import { Timeline } from '../../src/debug/timeline';
 import { prng } from './gen';
-import { fingerprint, randomTrace } from './timeline-helpers';
+import { fingerprint, fullPrint, randomTrace } from './timeline-helpers';
 import { fixture } from './helpers';
 
 describe('the timeline', () => {
@@ -60,10 +60,6 @@ describe('the timeline', () => {
 // small gaps here so that a 500-row trace has many of each.
 const SMALL = { gap: 200, localGap: 7, localWindow: 40, trailGap: 23 };
 
-/** The machine's state and the audit's whole state (the fingerprint counts violations only). */
-function fullPrint(m: Machine): string {
-  return fingerprint(m) + JSON.stringify([m.auditor?.violations, m.newViolations], (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
-}
 
 /** The last event row before `row`, or -1. */
 function eventBefore(program: Machine['program'], row: number): number {
