@@ -121,7 +121,7 @@ export class ShadowPage {
   // NX kept at bit 52); and, level > 1, `kids`, the shadow page it points
   // to. A slot, once given, stays with its index. Up to SMALL_PAGE_SLOTS
   // slots an index is found by scanning `meta` (`slots` is null), and the
-  // arrays are exactly as long as the slots given (plain arrays: a typed
+  // arrays hold exactly the first slot, then grow by push (plain arrays: a typed
   // array costs about 200 bytes of its own); past that, `slots` is a table:
   // per index, 0 when the entry never held anything, else 1 + its slot, and
   // after the 512 slots the present entries as a bitmap (entries() and
