@@ -7,14 +7,14 @@
 // trace without end (`yes 'read 0x1000'`) is replayed in constant memory.
 
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { StreamReplay } from '../../src/cli/replay';
 import { Machine, POLICY_NAMES } from '../../src/engine';
 import { parseTrace } from '../../src/trace';
@@ -25,6 +25,7 @@ const root = join(__dirname, '..', '..');
 const bin = join(root, 'bin', 'mmutrace.js');
 const ex = (name: string): string => join(root, 'examples', name);
 const dir = mkdtempSync(join(tmpdir(), 'mmutrace-stream-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
 function tmpFile(text: string | Buffer, ext = '.mmutrace'): string {
   const f = join(dir, `t${n++}${ext}`);
