@@ -18,7 +18,7 @@
 // 200 KB of rows; parsing it again takes a few milliseconds.
 
 import type { EventRow, EventTable, OpCode, RowWindow, Rows } from '../trace';
-import { Op, firstIndex } from '../trace';
+import { firstIndex } from '../trace';
 import type { ParserState } from '../trace/stream';
 
 /** A window no longer parses to the rows it gave: the file changed on disk under the session. */
@@ -172,10 +172,6 @@ export class WindowedRows implements Rows {
   opOf(i: number): OpCode {
     const w = this.window(i);
     return w.table.op[i - w.base] as OpCode;
-  }
-
-  isEvent(i: number): boolean {
-    return this.opOf(i) <= Op.Invlpg;
   }
 
   lineOf(i: number): number {
